@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of shipgate. Installs what the tests need first:
+#   - Debian's docker-registry (a real OCI registry the tests start on loopback ports)
+# Usage: ./scripts/test.sh   (from anywhere; CI runs it through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+if ((${#need[@]})); then
+  echo "test.sh: installing ${need[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Loopback tests must never go through a proxy.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace

@@ -1,0 +1,299 @@
+//! The command line: `check`, `serve`, `policy validate|schema`.
+//!
+//! Exit codes, everywhere: 0 pass (or valid), 1 fail, 2 usage or configuration error.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::ServeConfig;
+use crate::gate::{DecisionRequest, Gate, GateSettings, Unmatched};
+use crate::policy::{model::PolicyFile, Policy, PolicySet};
+use crate::registry::{RegistryClient, RegistryConfig};
+use crate::server::{self, AppState};
+use crate::verify::{TrustRoot, Verifier};
+
+pub const EXIT_PASS: u8 = 0;
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "shipgate", version, about = "May this container image be deployed?")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decide one image against policies; exit 0 pass, 1 fail, 2 usage/config error.
+    Check(CheckArgs),
+    /// Run the HTTP decision service.
+    Serve(ServeArgs),
+    /// Work with policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check policy files; exit 0 if all are valid, 2 otherwise.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of policy files (for editors).
+    Schema,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// Options shared by `check` and `serve`.
+#[derive(Args, Clone, Default)]
+struct GateArgs {
+    /// A registry (HOST:PORT) that may be reached over plain HTTP. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
+    /// A private Sigstore trusted_root.json (default: the embedded public-good root).
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    /// What to do with an image that no policy governs.
+    #[arg(long, value_enum)]
+    unmatched: Option<Unmatched>,
+    /// Time budget of one evaluation, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The image: registry/repository:tag or registry/repository@sha256:….
+    image: String,
+    /// A policy file or a directory of them. Repeatable.
+    #[arg(long, required = true)]
+    policy: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+    #[command(flatten)]
+    gate: GateArgs,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Policy files or directories (default: ./policies when it exists).
+    #[arg(long)]
+    policies: Vec<PathBuf>,
+    /// A YAML configuration file; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    gate: GateArgs,
+}
+
+/// Runs the command line; the binary's `main` is this call.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Policy(PolicyCommand::Schema) => {
+            let schema = schemars::schema_for!(PolicyFile);
+            match serde_json::to_string_pretty(&schema) {
+                Ok(s) => {
+                    println!("{s}");
+                    EXIT_PASS
+                }
+                Err(e) => usage(format!("cannot render the schema: {e}")),
+            }
+        }
+        Command::Policy(PolicyCommand::Validate { files }) => validate(&files),
+        Command::Check(args) => {
+            init_tracing("warn");
+            runtime().block_on(check(args))
+        }
+        Command::Serve(args) => {
+            init_tracing("info");
+            runtime().block_on(serve(args))
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shipgate: cannot start the async runtime: {e}");
+            std::process::exit(i32::from(EXIT_USAGE));
+        }
+    }
+}
+
+fn usage(message: String) -> u8 {
+    eprintln!("shipgate: {message}");
+    EXIT_USAGE
+}
+
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = EXIT_PASS;
+    for file in files {
+        match Policy::load(file) {
+            Ok(p) => println!("{}: ok (policy `{}`, {})", file.display(), p.name, p.sha256),
+            Err(e) => {
+                eprintln!("{e}");
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    code
+}
+
+async fn check(args: CheckArgs) -> u8 {
+    let policies = match PolicySet::load(&args.policy) {
+        Ok(p) => p,
+        Err(e) => return usage(e.to_string()),
+    };
+    let gate = match build_gate(policies, &args.gate, None) {
+        Ok(g) => g,
+        Err(e) => return usage(format!("{e:#}")),
+    };
+    let request = DecisionRequest {
+        image: args.image,
+        policy: None,
+    };
+    let decision = match gate.decide(&request).await {
+        Ok(d) => d,
+        Err(e) => return usage(e.to_string()),
+    };
+    match args.output {
+        Output::Text => print!("{}", decision.to_text()),
+        Output::Json => match serde_json::to_string_pretty(&decision) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return usage(format!("cannot render the decision: {e}")),
+        },
+    }
+    if decision.passed() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+async fn serve(args: ServeArgs) -> u8 {
+    let config = match &args.config {
+        Some(path) => match ServeConfig::load(path) {
+            Ok(c) => c,
+            Err(e) => return usage(format!("{e:#}")),
+        },
+        None => ServeConfig::default(),
+    };
+    let mut paths = if args.policies.is_empty() {
+        config.policies.clone()
+    } else {
+        args.policies.clone()
+    };
+    if paths.is_empty() && std::path::Path::new("policies").is_dir() {
+        paths.push(PathBuf::from("policies"));
+    }
+    let policies = match PolicySet::load(&paths) {
+        Ok(p) => p,
+        Err(e) => return usage(e.to_string()),
+    };
+    if policies.is_empty() {
+        tracing::warn!("no policies loaded: every image will fail with `no policy governs`");
+    }
+    let gate = match build_gate(policies, &args.gate, Some(&config)) {
+        Ok(g) => g,
+        Err(e) => return usage(format!("{e:#}")),
+    };
+    let listen = args
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => return usage(format!("cannot listen on {listen}: {e}")),
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(listen);
+    tracing::info!(
+        listen = %addr,
+        policies = gate.policies().iter().count(),
+        "shipgate serving POST /v1/decisions"
+    );
+    match server::run(listener, AppState::new(gate), server::shutdown_signal()).await {
+        Ok(()) => EXIT_PASS,
+        Err(e) => usage(format!("server error: {e}")),
+    }
+}
+
+/// Builds the gate from flags, falling back to the config file, then to defaults.
+fn build_gate(
+    policies: PolicySet,
+    args: &GateArgs,
+    config: Option<&ServeConfig>,
+) -> anyhow::Result<Gate> {
+    let config = config.cloned().unwrap_or_default();
+    let trusted_root = args.trusted_root.clone().or(config.trusted_root);
+    let trust_root = match &trusted_root {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read trusted root: {e}", path.display()))?;
+            TrustRoot::from_json(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => TrustRoot::public_good()?,
+    };
+    let mut insecure = config.insecure_registries;
+    insecure.extend(args.insecure_registries.iter().cloned());
+    let registry = RegistryClient::new(RegistryConfig {
+        insecure_hosts: insecure,
+        ..RegistryConfig::default()
+    })?;
+    let defaults = GateSettings::default();
+    let settings = GateSettings {
+        unmatched: args.unmatched.or(config.unmatched).unwrap_or_default(),
+        timeout: args
+            .timeout
+            .or(config.timeout_seconds)
+            .map_or(defaults.timeout, Duration::from_secs),
+        cache_pass_ttl: config
+            .cache_pass_seconds
+            .map_or(defaults.cache_pass_ttl, Duration::from_secs),
+        cache_fail_ttl: config
+            .cache_fail_seconds
+            .map_or(defaults.cache_fail_ttl, Duration::from_secs),
+        ..defaults
+    };
+    Ok(Gate::new(
+        policies,
+        Arc::new(registry),
+        Arc::new(Verifier::new(Arc::new(trust_root))),
+        settings,
+    ))
+}
+
+/// Logs to stderr: JSON lines when not on a terminal (for log collectors), text otherwise.
+fn init_tracing(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHIPGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::io::stderr().is_terminal() {
+        builder.try_init()
+    } else {
+        builder.json().try_init()
+    };
+}

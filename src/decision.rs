@@ -1,0 +1,237 @@
+//! The decision: one JSON shape for the CLI, the HTTP API and every adapter.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Mode;
+
+/// pass or fail: the only two answers a gate gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// The outcome of one check. `error` means "could not decide" and denies like `fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckResult {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+/// One check of one policy, with its reason and the evidence behind it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable check code: `policy-match`, `resolve`, `signature`.
+    pub check: String,
+    /// The policy the check belongs to (absent for checks before any policy applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    pub result: CheckResult,
+    /// A sentence a developer can act on.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub evidence: serde_json::Value,
+}
+
+impl Check {
+    pub fn new(check: &str, policy: Option<&str>, result: CheckResult, reason: String) -> Check {
+        Check {
+            check: check.to_string(),
+            policy: policy.map(str::to_string),
+            result,
+            reason,
+            evidence: serde_json::Value::Null,
+        }
+    }
+
+    pub fn with_evidence(mut self, evidence: serde_json::Value) -> Check {
+        self.evidence = evidence;
+        self
+    }
+
+    /// Whether this check denies when its policy is enforced.
+    pub fn denies(&self) -> bool {
+        matches!(self.result, CheckResult::Fail | CheckResult::Error)
+    }
+}
+
+/// Name and content hash of a policy that was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub name: String,
+    pub sha256: String,
+    pub mode: Mode,
+}
+
+/// May this image be deployed, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Verdict,
+    /// `enforce` if any applied policy enforces, else `audit`.
+    pub mode: Mode,
+    /// The image as the caller named it.
+    pub image: String,
+    /// The digest every check was about (absent if it could not be resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    pub policies: Vec<PolicyRef>,
+    pub checks: Vec<Check>,
+    /// RFC 3339 time of the evaluation.
+    pub evaluated_at: String,
+    pub duration_ms: u64,
+    /// True when this answer came from the decision cache.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+impl Decision {
+    /// Builds the verdict from the checks: a denying check of an enforced policy fails the
+    /// image; a denying check of an audited policy is reported only. A check that belongs to
+    /// no policy (could not match or resolve) always counts.
+    pub fn conclude(
+        image: String,
+        digest: Option<String>,
+        policies: Vec<PolicyRef>,
+        checks: Vec<Check>,
+        started: std::time::Instant,
+    ) -> Decision {
+        let mode_of = |name: &str| {
+            policies
+                .iter()
+                .find(|p| p.name == name)
+                .map_or(Mode::Enforce, |p| p.mode)
+        };
+        let denied = checks.iter().any(|c| {
+            c.denies()
+                && match &c.policy {
+                    Some(name) => mode_of(name) == Mode::Enforce,
+                    None => true,
+                }
+        });
+        let mode = if policies.is_empty() || policies.iter().any(|p| p.mode == Mode::Enforce) {
+            Mode::Enforce
+        } else {
+            Mode::Audit
+        };
+        Decision {
+            decision: if denied { Verdict::Fail } else { Verdict::Pass },
+            mode,
+            image,
+            digest,
+            policies,
+            checks,
+            evaluated_at: now_rfc3339(),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            cached: false,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.decision == Verdict::Pass
+    }
+
+    /// The terminal form: a verdict line, then one line per check.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let verdict = match self.decision {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        };
+        let _ = write!(out, "{verdict}  {}", self.image);
+        if let Some(d) = &self.digest {
+            let _ = write!(out, "  ({d})");
+        }
+        out.push('\n');
+        for p in &self.policies {
+            let mode = match p.mode {
+                Mode::Enforce => "enforce",
+                Mode::Audit => "audit",
+            };
+            let _ = writeln!(out, "  policy {} [{mode}] {}", p.name, p.sha256);
+        }
+        for c in &self.checks {
+            let mark = match c.result {
+                CheckResult::Pass => "pass ",
+                CheckResult::Fail => "FAIL ",
+                CheckResult::Error => "ERROR",
+                CheckResult::Skip => "skip ",
+            };
+            let scope = c.policy.as_deref().map(|p| format!("{p}/")).unwrap_or_default();
+            let _ = writeln!(out, "  {mark} {scope}{}: {}", c.check, c.reason);
+        }
+        out
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(name: &str, mode: Mode) -> PolicyRef {
+        PolicyRef {
+            name: name.into(),
+            sha256: "sha256:00".into(),
+            mode,
+        }
+    }
+
+    fn check(policy: Option<&str>, result: CheckResult) -> Check {
+        Check::new("signature", policy, result, "because".into())
+    }
+
+    fn conclude(policies: Vec<PolicyRef>, checks: Vec<Check>) -> Decision {
+        Decision::conclude("img".into(), None, policies, checks, std::time::Instant::now())
+    }
+
+    #[test]
+    fn enforce_fail_and_error_deny_audit_does_not() {
+        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Fail)]);
+        assert_eq!(d.decision, Verdict::Fail);
+        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Error)]);
+        assert_eq!(d.decision, Verdict::Fail);
+        let d = conclude(vec![policy("a", Mode::Audit)], vec![check(Some("a"), CheckResult::Fail)]);
+        assert_eq!(d.decision, Verdict::Pass);
+        assert_eq!(d.mode, Mode::Audit);
+        let d = conclude(
+            vec![policy("a", Mode::Audit), policy("b", Mode::Enforce)],
+            vec![check(Some("a"), CheckResult::Pass), check(Some("b"), CheckResult::Fail)],
+        );
+        assert_eq!(d.decision, Verdict::Fail);
+        assert_eq!(d.mode, Mode::Enforce);
+    }
+
+    #[test]
+    fn checks_outside_any_policy_always_count() {
+        let d = conclude(vec![], vec![check(None, CheckResult::Fail)]);
+        assert_eq!(d.decision, Verdict::Fail);
+        let d = conclude(vec![policy("a", Mode::Audit)], vec![check(None, CheckResult::Error)]);
+        assert_eq!(d.decision, Verdict::Fail);
+        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Skip)]);
+        assert_eq!(d.decision, Verdict::Pass);
+    }
+
+    #[test]
+    fn json_shape_is_stable() {
+        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Pass)]);
+        let v = serde_json::to_value(&d).unwrap();
+        for key in ["decision", "mode", "image", "policies", "checks", "evaluated_at", "duration_ms"] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["decision"], "pass");
+        assert_eq!(v["checks"][0]["check"], "signature");
+        assert_eq!(v["checks"][0]["result"], "pass");
+        assert_eq!(v["policies"][0]["sha256"], "sha256:00");
+    }
+}

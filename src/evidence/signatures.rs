@@ -1,0 +1,323 @@
+//! Collection of signature artifacts for an image digest, in the places cosign writes them:
+//! the legacy `sha256-<hex>.sig` tag, and Sigstore bundles attached as OCI 1.1 referrers
+//! (through the referrers API, or the `sha256-<hex>` index tag when the registry has none).
+//!
+//! Nothing is judged here. Whatever went wrong while looking is returned in `errors`, so that
+//! evaluation can fail closed with the reason instead of reading it as "not signed".
+
+use futures::stream::{self, StreamExt as _};
+use serde::Deserialize;
+
+use super::{BundleArtifact, LegacySignature, SignatureArtifact};
+use crate::reference::{Digest, Repository};
+use crate::registry::{Descriptor, Registry};
+
+pub const SIMPLESIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+pub const RFC3161_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
+/// Prefix of the Sigstore bundle media types (`application/vnd.dev.sigstore.bundle.v0.3+json`, …).
+pub const BUNDLE_MEDIA_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+
+/// Bounds on what `collect` reads.
+#[derive(Debug, Clone)]
+pub struct CollectLimits {
+    /// Most artifacts returned (legacy layers and bundles together).
+    pub max_signatures: usize,
+    /// Largest simple-signing payload blob read.
+    pub max_payload_bytes: usize,
+    /// Largest Sigstore bundle blob read.
+    pub max_bundle_bytes: usize,
+    /// How many referrer manifests are fetched at once.
+    pub concurrency: usize,
+}
+
+impl Default for CollectLimits {
+    fn default() -> Self {
+        CollectLimits {
+            max_signatures: 32,
+            max_payload_bytes: 64 * 1024,
+            max_bundle_bytes: 1024 * 1024,
+            concurrency: 4,
+        }
+    }
+}
+
+/// What was found, what was looked at, and what could not be looked at.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureCollection {
+    pub artifacts: Vec<SignatureArtifact>,
+    /// What was looked at, e.g. `tag sha256-….sig: 2 layers`.
+    pub notes: Vec<String>,
+    /// Failures while looking; non-empty means "unknown", never "unsigned".
+    pub errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ImageManifest {
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    #[serde(default)]
+    subject: Option<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct ImageIndex {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+/// Collects the signature artifacts for `digest` in `repo`.
+pub async fn collect(
+    registry: &dyn Registry,
+    repo: &Repository,
+    digest: &Digest,
+    limits: &CollectLimits,
+) -> SignatureCollection {
+    let (legacy, bundles) = tokio::join!(
+        collect_legacy(registry, repo, digest, limits),
+        collect_bundles(registry, repo, digest, limits)
+    );
+    let mut out = SignatureCollection::default();
+    for part in [legacy, bundles] {
+        out.artifacts.extend(part.artifacts);
+        out.notes.extend(part.notes);
+        out.errors.extend(part.errors);
+    }
+    if out.artifacts.len() > limits.max_signatures {
+        let skipped = out.artifacts.len() - limits.max_signatures;
+        out.artifacts.truncate(limits.max_signatures);
+        out.notes.push(format!(
+            "{skipped} more signature artifacts skipped (limit {})",
+            limits.max_signatures
+        ));
+    }
+    out
+}
+
+async fn collect_legacy(
+    registry: &dyn Registry,
+    repo: &Repository,
+    digest: &Digest,
+    limits: &CollectLimits,
+) -> SignatureCollection {
+    let mut out = SignatureCollection::default();
+    let tag = digest.cosign_tag(".sig");
+    let manifest = match registry.manifest(repo, &tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            out.notes.push(format!("tag {tag}: not found"));
+            return out;
+        }
+        Err(e) => {
+            out.errors.push(format!("looking up tag {tag}: {e}"));
+            return out;
+        }
+    };
+    let parsed: ImageManifest = match serde_json::from_slice(&manifest.bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            out.errors.push(format!(
+                "tag {tag} ({}) is not an image manifest: {e}",
+                manifest.digest
+            ));
+            return out;
+        }
+    };
+    out.notes
+        .push(format!("tag {tag}: {} layers", parsed.layers.len()));
+    let mut candidates = Vec::new();
+    for (i, layer) in parsed.layers.iter().enumerate() {
+        if layer.media_type != SIMPLESIGNING_MEDIA_TYPE {
+            out.notes.push(format!(
+                "tag {tag}, layer {i}: media type {} is not a cosign signature, skipped",
+                layer.media_type
+            ));
+            continue;
+        }
+        let ann = layer.annotations.clone().unwrap_or_default();
+        let Some(signature) = ann.get(SIGNATURE_ANNOTATION).cloned() else {
+            out.notes.push(format!(
+                "tag {tag}, layer {i}: no {SIGNATURE_ANNOTATION} annotation, skipped"
+            ));
+            continue;
+        };
+        if candidates.len() >= limits.max_signatures {
+            out.notes.push(format!(
+                "tag {tag}, layer {i}: skipped, over the limit of {} signatures",
+                limits.max_signatures
+            ));
+            continue;
+        }
+        candidates.push((i, layer.digest.clone(), signature, ann));
+    }
+    let fetched: Vec<_> = stream::iter(candidates)
+        .map(|(i, layer_digest, signature, ann)| {
+            let tag = tag.clone();
+            async move {
+                let source = format!("tag {tag}, layer {i}");
+                let d: Digest = layer_digest.parse().map_err(|e| format!("{source}: {e}"))?;
+                let payload = registry
+                    .blob(repo, &d, limits.max_payload_bytes)
+                    .await
+                    .map_err(|e| format!("{source}: fetching the signed payload: {e}"))?;
+                Ok::<_, String>(LegacySignature {
+                    payload: payload.to_vec(),
+                    signature,
+                    certificate: ann.get(CERTIFICATE_ANNOTATION).cloned(),
+                    chain: ann.get(CHAIN_ANNOTATION).cloned(),
+                    rekor_bundle: ann.get(BUNDLE_ANNOTATION).cloned(),
+                    rfc3161_timestamp: ann.get(RFC3161_ANNOTATION).cloned(),
+                    source,
+                })
+            }
+        })
+        .buffered(limits.concurrency.max(1))
+        .collect()
+        .await;
+    for r in fetched {
+        match r {
+            Ok(sig) => out.artifacts.push(SignatureArtifact::Legacy(sig)),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
+async fn collect_bundles(
+    registry: &dyn Registry,
+    repo: &Repository,
+    digest: &Digest,
+    limits: &CollectLimits,
+) -> SignatureCollection {
+    let mut out = SignatureCollection::default();
+    let (descriptors, via) = match registry.referrers(repo, digest).await {
+        Ok(Some(d)) => {
+            out.notes
+                .push(format!("referrers API: {} referrers of {digest}", d.len()));
+            (d, "referrers API".to_string())
+        }
+        Ok(None) => {
+            let tag = digest.cosign_tag("");
+            match registry.manifest(repo, &tag).await {
+                Ok(None) => {
+                    out.notes.push(format!(
+                        "referrers API not supported by the registry, tag fallback {tag}: not found"
+                    ));
+                    return out;
+                }
+                Err(e) => {
+                    out.errors.push(format!(
+                        "referrers API not supported by the registry; looking up tag fallback {tag}: {e}"
+                    ));
+                    return out;
+                }
+                Ok(Some(m)) => match serde_json::from_slice::<ImageIndex>(&m.bytes) {
+                    Ok(index) => {
+                        out.notes.push(format!(
+                            "referrers API not supported by the registry, used tag fallback {tag}: {} referrers",
+                            index.manifests.len()
+                        ));
+                        (index.manifests, format!("tag fallback {tag}"))
+                    }
+                    Err(e) => {
+                        out.errors.push(format!(
+                            "tag fallback {tag} ({}) is not an image index: {e}",
+                            m.digest
+                        ));
+                        return out;
+                    }
+                },
+            }
+        }
+        Err(e) => {
+            out.errors
+                .push(format!("listing the referrers of {digest}: {e}"));
+            return out;
+        }
+    };
+    let mut bundles: Vec<Descriptor> = descriptors
+        .into_iter()
+        .filter(|d| {
+            d.artifact_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with(BUNDLE_MEDIA_PREFIX))
+        })
+        .collect();
+    if bundles.len() > limits.max_signatures {
+        out.notes.push(format!(
+            "{}: {} Sigstore bundle referrers, only the first {} read",
+            via,
+            bundles.len(),
+            limits.max_signatures
+        ));
+        bundles.truncate(limits.max_signatures);
+    }
+    let results: Vec<_> = stream::iter(bundles)
+        .map(|d| fetch_bundle(registry, repo, digest, d, &via, limits))
+        .buffered(limits.concurrency.max(1))
+        .collect()
+        .await;
+    for r in results {
+        match r {
+            Ok(Ok(b)) => out.artifacts.push(SignatureArtifact::Bundle(b)),
+            Ok(Err(note)) => out.notes.push(note),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
+/// `Ok(Ok(bundle))`, `Ok(Err(note))` for a referrer that is skipped on purpose, `Err(error)`.
+async fn fetch_bundle(
+    registry: &dyn Registry,
+    repo: &Repository,
+    subject: &Digest,
+    desc: Descriptor,
+    via: &str,
+    limits: &CollectLimits,
+) -> Result<Result<BundleArtifact, String>, String> {
+    let source = format!("referrer {} ({via})", desc.digest);
+    let d: Digest = desc
+        .digest
+        .parse()
+        .map_err(|e| format!("{source}: {e}"))?;
+    let manifest = registry
+        .manifest(repo, d.as_str())
+        .await
+        .map_err(|e| format!("{source}: {e}"))?
+        .ok_or_else(|| format!("{source}: listed, but its manifest does not exist"))?;
+    let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| format!("{source}: not an image manifest: {e}"))?;
+    match parsed.subject.as_ref().map(|s| s.digest.as_str()) {
+        Some(s) if s == subject.as_str() => {}
+        other => {
+            return Ok(Err(format!(
+                "{source}: its subject is {}, not {subject}; skipped",
+                other.unwrap_or("missing")
+            )))
+        }
+    }
+    let Some(layer) = parsed
+        .layers
+        .iter()
+        .find(|l| l.media_type.starts_with(BUNDLE_MEDIA_PREFIX))
+    else {
+        return Ok(Err(format!("{source}: no Sigstore bundle layer; skipped")));
+    };
+    let ld: Digest = layer
+        .digest
+        .parse()
+        .map_err(|e| format!("{source}: {e}"))?;
+    let json = registry
+        .blob(repo, &ld, limits.max_bundle_bytes)
+        .await
+        .map_err(|e| format!("{source}: fetching the bundle: {e}"))?;
+    Ok(Ok(BundleArtifact {
+        json: json.to_vec(),
+        media_type: layer.media_type.clone(),
+        source,
+    }))
+}

@@ -1,0 +1,300 @@
+//! The gate: image → policies → digest → evidence → checks → decision.
+//!
+//! Stateless apart from a short-lived in-memory cache: identical concurrent requests for one
+//! digest share one evaluation, and finished decisions are reused for a few seconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cache::DecisionCache;
+use crate::decision::{Check, CheckResult, Decision, PolicyRef};
+use crate::evaluate;
+use crate::evidence::signatures::{self, CollectLimits};
+use crate::policy::{Policy, PolicySet};
+use crate::reference::{Digest, ImageRef};
+use crate::registry::Registry;
+use crate::verify::Verifier;
+
+/// What to do with an image that no policy governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmatched {
+    /// Fail it (the default: a gate that passes the unknown is no gate).
+    #[default]
+    Deny,
+    /// Pass it, saying that no policy applied.
+    Allow,
+}
+
+#[derive(Debug, Clone)]
+pub struct GateSettings {
+    pub unmatched: Unmatched,
+    /// The whole evaluation's time budget; past it the decision is a fail that says so.
+    pub timeout: Duration,
+    pub cache_pass_ttl: Duration,
+    pub cache_fail_ttl: Duration,
+    pub cache_capacity: usize,
+    pub collect: CollectLimits,
+}
+
+impl Default for GateSettings {
+    fn default() -> Self {
+        GateSettings {
+            unmatched: Unmatched::Deny,
+            timeout: Duration::from_secs(20),
+            cache_pass_ttl: Duration::from_secs(60),
+            cache_fail_ttl: Duration::from_secs(5),
+            cache_capacity: 10_000,
+            collect: CollectLimits::default(),
+        }
+    }
+}
+
+/// A request the caller got wrong: 400 over HTTP, exit 2 on the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
+    #[error("no policy named `{0}` is loaded")]
+    UnknownPolicy(String),
+}
+
+/// What the caller asks.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub image: String,
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    policies: PolicySet,
+    registry: Arc<dyn Registry>,
+    verifier: Arc<Verifier>,
+    settings: GateSettings,
+    cache: DecisionCache,
+}
+
+impl Gate {
+    pub fn new(
+        policies: PolicySet,
+        registry: Arc<dyn Registry>,
+        verifier: Arc<Verifier>,
+        settings: GateSettings,
+    ) -> Gate {
+        let cache = DecisionCache::new(
+            settings.cache_pass_ttl,
+            settings.cache_fail_ttl,
+            settings.cache_capacity,
+        );
+        Gate {
+            inner: Arc::new(Inner {
+                policies,
+                registry,
+                verifier,
+                settings,
+                cache,
+            }),
+        }
+    }
+
+    pub fn policies(&self) -> &PolicySet {
+        &self.inner.policies
+    }
+
+    pub fn cache(&self) -> &DecisionCache {
+        &self.inner.cache
+    }
+
+    /// May `request.image` be deployed? Every outcome but a malformed request is a `Decision`.
+    pub async fn decide(&self, request: &DecisionRequest) -> Result<Decision, RequestError> {
+        let started = Instant::now();
+        let image: ImageRef = request.image.trim().parse()?;
+        let policies = self.select_policies(&image, request.policy.as_deref())?;
+        let refs: Vec<PolicyRef> = policies
+            .iter()
+            .map(|p| PolicyRef {
+                name: p.name.clone(),
+                sha256: p.sha256.clone(),
+                mode: p.mode,
+            })
+            .collect();
+
+        // Decided before any network call: the gate never fetches from a host no policy names.
+        if policies.is_empty() {
+            let (result, reason) = match self.inner.settings.unmatched {
+                Unmatched::Deny => (
+                    CheckResult::Fail,
+                    format!(
+                        "no policy governs {}: add its registry/repository to a policy's `images`",
+                        image.repository
+                    ),
+                ),
+                Unmatched::Allow => (
+                    CheckResult::Skip,
+                    format!(
+                        "no policy governs {}; unmatched images are allowed by configuration",
+                        image.repository
+                    ),
+                ),
+            };
+            let check = Check::new("policy-match", None, result, reason);
+            return Ok(Decision::conclude(
+                request.image.clone(),
+                None,
+                refs,
+                vec![check],
+                started,
+            ));
+        }
+
+        let budget = self.inner.settings.timeout;
+        let work = self.resolve_and_evaluate(&image, &policies, &refs, request, started);
+        match tokio::time::timeout(budget, work).await {
+            Ok(decision) => Ok(decision),
+            Err(_) => {
+                let check = Check::new(
+                    "timeout",
+                    None,
+                    CheckResult::Error,
+                    format!(
+                        "the evaluation did not finish within {} s (registry {} slow or unreachable?); retry, or raise the gate's timeout",
+                        budget.as_secs(),
+                        image.repository.registry
+                    ),
+                );
+                Ok(Decision::conclude(
+                    request.image.clone(),
+                    image.digest.as_ref().map(Digest::to_string),
+                    refs,
+                    vec![check],
+                    started,
+                ))
+            }
+        }
+    }
+
+    fn select_policies(
+        &self,
+        image: &ImageRef,
+        named: Option<&str>,
+    ) -> Result<Vec<Arc<Policy>>, RequestError> {
+        match named {
+            None => Ok(self.inner.policies.governing(&image.repository)),
+            Some(name) => {
+                let policy = self
+                    .inner
+                    .policies
+                    .get(name)
+                    .ok_or_else(|| RequestError::UnknownPolicy(name.to_string()))?;
+                // A named policy still only applies to images it governs.
+                Ok(if policy.governs(&image.repository) {
+                    vec![policy.clone()]
+                } else {
+                    Vec::new()
+                })
+            }
+        }
+    }
+
+    async fn resolve_and_evaluate(
+        &self,
+        image: &ImageRef,
+        policies: &[Arc<Policy>],
+        refs: &[PolicyRef],
+        request: &DecisionRequest,
+        started: Instant,
+    ) -> Decision {
+        let reference = match &image.digest {
+            Some(d) => d.to_string(),
+            None => image.tag_or_latest().to_string(),
+        };
+        let digest = match self
+            .inner
+            .registry
+            .resolve(&image.repository, &reference)
+            .await
+        {
+            Ok((digest, _media_type)) => digest,
+            Err(e) => {
+                let check = Check::new(
+                    "resolve",
+                    None,
+                    CheckResult::Error,
+                    format!("could not resolve {image} to a digest: {e}"),
+                );
+                return Decision::conclude(
+                    request.image.clone(),
+                    None,
+                    refs.to_vec(),
+                    vec![check],
+                    started,
+                );
+            }
+        };
+
+        let key = crate::cache::CacheKey::new(&image.repository, &digest, refs);
+        let gate = self.clone();
+        let repo = image.repository.clone();
+        let policies = policies.to_vec();
+        let refs = refs.to_vec();
+        let name = request.image.clone();
+        let digest_for_eval = digest.clone();
+        let mut decision = self
+            .inner
+            .cache
+            .get_or_evaluate(key, async move {
+                gate.evaluate(name, repo, digest_for_eval, policies, refs, started)
+                    .await
+            })
+            .await;
+        // A shared or cached evaluation may have been asked for by another name of the image.
+        decision.image = request.image.clone();
+        decision
+    }
+
+    /// Collects the evidence the policies need (once, concurrently) and judges it.
+    async fn evaluate(
+        &self,
+        image: String,
+        repo: crate::reference::Repository,
+        digest: Digest,
+        policies: Vec<Arc<Policy>>,
+        refs: Vec<PolicyRef>,
+        started: Instant,
+    ) -> Decision {
+        let needs_signatures = policies.iter().any(|p| p.signatures.is_some());
+        let signatures = if needs_signatures {
+            Some(
+                signatures::collect(
+                    self.inner.registry.as_ref(),
+                    &repo,
+                    &digest,
+                    &self.inner.settings.collect,
+                )
+                .await,
+            )
+        } else {
+            None
+        };
+        let mut checks = Vec::new();
+        for policy in &policies {
+            if let (Some(rule), Some(found)) = (&policy.signatures, &signatures) {
+                checks.push(evaluate::signature_check(
+                    &policy.name,
+                    rule,
+                    &digest,
+                    found,
+                    &self.inner.verifier,
+                ));
+            }
+        }
+        Decision::conclude(image, Some(digest.to_string()), refs, checks, started)
+    }
+}

@@ -1,0 +1,23 @@
+//! shipgate: may this image be deployed?
+//!
+//! The library reads top-down: policy model → evidence collection (registry) → verification →
+//! evaluation → decision → adapters (HTTP, CLI).
+#![forbid(unsafe_code)]
+
+pub mod policy;
+pub mod reference;
+
+pub mod evidence;
+pub mod registry;
+
+pub mod verify;
+
+// pub mod evaluate; // TEMP: waits for registry client
+
+pub mod cache;
+pub mod decision;
+// pub mod gate; // TEMP: waits for registry client
+
+// pub mod cli; // TEMP: waits for registry client
+// pub mod config; // TEMP: waits for registry client
+// pub mod server; // TEMP: waits for registry client

@@ -1,0 +1,4 @@
+//! The `shipgate` binary: the library's command line, nothing more.
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,410 @@
+//! Policies: the file format (`model`), its checked form (`Policy`), and loading.
+//!
+//! "Parse, don't validate": a `Policy` exists only if every glob, regular expression and key in
+//! its file compiled. Errors name the file, the line and the field.
+
+pub mod authority;
+mod glob;
+mod locate;
+pub mod model;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::Digest as _;
+
+pub use authority::{Authority, Identity, Matcher, TlogRequirement};
+pub use glob::ImageGlobs;
+pub use model::Mode;
+
+use crate::reference::Repository;
+use crate::verify::PublicKey;
+use model::{AuthorityFile, PolicyFile, TransparencyLog};
+
+/// Policy files larger than this are refused: a policy is a page, not a data set.
+const MAX_POLICY_BYTES: u64 = 256 * 1024;
+/// Directories with more policy files than this are refused.
+const MAX_POLICY_FILES: usize = 1000;
+/// Compiled regular expressions are bounded so a policy cannot make matching slow.
+const MAX_REGEX_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("policy name `{name}` is used by both {first} and {second}; names must be unique")]
+    DuplicateName {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("{0}: no policy files (*.yaml, *.yml) found")]
+    Empty(String),
+}
+
+/// The signature requirement of a policy.
+#[derive(Debug, Clone)]
+pub struct SignaturePolicy {
+    pub threshold: usize,
+    pub authorities: Vec<Authority>,
+}
+
+/// A loaded, checked policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub images: ImageGlobs,
+    pub mode: Mode,
+    pub signatures: Option<SignaturePolicy>,
+    /// `sha256:<hex>` of the policy file's bytes, recorded in every decision.
+    pub sha256: String,
+    /// The file it came from.
+    pub source: PathBuf,
+}
+
+impl Policy {
+    /// Parses one policy from YAML text. `source` names it in errors and resolves `keyRef`s.
+    pub fn from_yaml(text: &str, source: &Path) -> Result<Policy, PolicyError> {
+        let file = source.display().to_string();
+        let invalid = |message: String| PolicyError::Invalid {
+            file: file.clone(),
+            message,
+        };
+        let raw: RawPolicy = serde_yaml::from_str(text).map_err(|e| {
+            // Checks that run after a mapping is read carry no position; find their field.
+            let mut message = e.to_string();
+            if e.location().is_none() {
+                if let Some(line) = message.split_once(": ").and_then(|(p, _)| locate::line_of_path(text, p)) {
+                    message.push_str(&format!(" at line {line}"));
+                }
+            }
+            invalid(message)
+        })?;
+        let base = source.parent().unwrap_or(Path::new("."));
+        let mut authorities = Vec::new();
+        let mut signatures = None;
+        if let Some(section) = raw.signatures {
+            for (i, draft) in section.authorities.into_iter().enumerate() {
+                let identity = match draft.identity {
+                    DraftIdentity::Ready(identity) => identity,
+                    DraftIdentity::KeyRef(path) => {
+                        let field = format!("signatures.authorities[{i}].keyRef");
+                        let at = line_of(text, &path);
+                        let full = base.join(&path);
+                        let pem = read_bounded(&full).map_err(|e| {
+                            invalid(format!("{field}: cannot read key file {}: {e}{at}", full.display()))
+                        })?;
+                        let key = PublicKey::from_pem(&pem)
+                            .map_err(|e| invalid(format!("{field}: {}: {e}{at}", full.display())))?;
+                        Identity::Key(key)
+                    }
+                };
+                authorities.push(Authority {
+                    name: draft.name,
+                    identity,
+                    tlog: draft.tlog,
+                });
+            }
+            signatures = Some(SignaturePolicy {
+                threshold: section.threshold,
+                authorities,
+            });
+        }
+        Ok(Policy {
+            name: raw.name,
+            images: raw.images,
+            mode: raw.mode,
+            signatures,
+            sha256: format!("sha256:{}", hex::encode(sha2::Sha256::digest(text.as_bytes()))),
+            source: source.to_path_buf(),
+        })
+    }
+
+    /// Loads one policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = read_bounded(path).map_err(|source| PolicyError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Policy::from_yaml(&text, path)
+    }
+
+    /// Whether this policy governs images of `repo`.
+    pub fn governs(&self, repo: &Repository) -> bool {
+        self.images.matches(repo)
+    }
+}
+
+/// All policies the gate applies, in a stable order (by name).
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    policies: Vec<Arc<Policy>>,
+}
+
+impl PolicySet {
+    pub fn new(mut policies: Vec<Policy>) -> Result<PolicySet, PolicyError> {
+        policies.sort_by(|a, b| a.name.cmp(&b.name));
+        for pair in policies.windows(2) {
+            if pair[0].name == pair[1].name {
+                return Err(PolicyError::DuplicateName {
+                    name: pair[0].name.clone(),
+                    first: pair[0].source.display().to_string(),
+                    second: pair[1].source.display().to_string(),
+                });
+            }
+        }
+        Ok(PolicySet {
+            policies: policies.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// Loads each path: a file is one policy, a directory contributes its `*.yaml`/`*.yml` files
+    /// (not recursively, in name order).
+    pub fn load(paths: &[PathBuf]) -> Result<PolicySet, PolicyError> {
+        let mut policies = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                let files = policy_files(path)?;
+                if files.is_empty() {
+                    return Err(PolicyError::Empty(path.display().to_string()));
+                }
+                for file in files {
+                    policies.push(Policy::load(&file)?);
+                }
+            } else {
+                policies.push(Policy::load(path)?);
+            }
+        }
+        PolicySet::new(policies)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Policy>> {
+        self.policies.iter()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Policy>> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+
+    /// The policies that govern `repo`. Pure: no network is touched to decide this.
+    pub fn governing(&self, repo: &Repository) -> Vec<Arc<Policy>> {
+        self.policies
+            .iter()
+            .filter(|p| p.governs(repo))
+            .cloned()
+            .collect()
+    }
+}
+
+fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
+    let io = |source| PolicyError::Io {
+        file: dir.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let is_yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+        if files.len() > MAX_POLICY_FILES {
+            return Err(PolicyError::Invalid {
+                file: dir.display().to_string(),
+                message: format!("more than {MAX_POLICY_FILES} policy files"),
+            });
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a small text file, refusing anything over `MAX_POLICY_BYTES`.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    let len = std::fs::metadata(path)?.len();
+    if len > MAX_POLICY_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{len} bytes is larger than the {MAX_POLICY_BYTES}-byte limit"),
+        ));
+    }
+    std::fs::read_to_string(path)
+}
+
+/// " at line N" for the first line that mentions `needle`, for errors found after parsing.
+fn line_of(text: &str, needle: &str) -> String {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| format!(" at line {}", i + 1))
+        .unwrap_or_default()
+}
+
+// --- Deserialization into checked types ------------------------------------------------------
+// Checks run inside `Deserialize` (through `try_from`), so serde_yaml reports the field path and
+// the line and column of the value that is wrong.
+
+#[derive(Deserialize)]
+#[serde(try_from = "PolicyFile")]
+struct RawPolicy {
+    name: String,
+    images: ImageGlobs,
+    mode: Mode,
+    signatures: Option<RawSignatures>,
+}
+
+struct RawSignatures {
+    threshold: usize,
+    authorities: Vec<DraftAuthority>,
+}
+
+struct DraftAuthority {
+    name: String,
+    identity: DraftIdentity,
+    tlog: TlogRequirement,
+}
+
+enum DraftIdentity {
+    Ready(Identity),
+    /// Resolved against the policy file's directory after parsing.
+    KeyRef(String),
+}
+
+impl TryFrom<PolicyFile> for RawPolicy {
+    type Error = String;
+    fn try_from(f: PolicyFile) -> Result<Self, String> {
+        if f.name.is_empty()
+            || f.name.len() > 128
+            || !f
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(format!(
+                "name `{}` must be 1-128 characters of [A-Za-z0-9._-]",
+                f.name
+            ));
+        }
+        let images = ImageGlobs::new(&f.images)?;
+        let signatures = match f.signatures {
+            None => {
+                return Err(
+                    "a policy must require at least one check: add a `signatures` section".into(),
+                )
+            }
+            Some(s) => {
+                if s.authorities.is_empty() {
+                    return Err("signatures.authorities: at least one authority is needed".into());
+                }
+                if s.threshold == 0 || s.threshold > s.authorities.len() {
+                    return Err(format!(
+                        "signatures.threshold: {} must be between 1 and the number of authorities ({})",
+                        s.threshold,
+                        s.authorities.len()
+                    ));
+                }
+                let mut names = BTreeSet::new();
+                let mut authorities = Vec::new();
+                for (i, a) in s.authorities.into_iter().enumerate() {
+                    if !names.insert(a.name.clone()) {
+                        return Err(format!(
+                            "signatures.authorities[{i}].name: `{}` is used twice; the threshold counts distinct authorities",
+                            a.name
+                        ));
+                    }
+                    authorities.push(
+                        draft_authority(a)
+                            .map_err(|e| format!("signatures.authorities[{i}].{e}"))?,
+                    );
+                }
+                Some(RawSignatures {
+                    threshold: s.threshold,
+                    authorities,
+                })
+            }
+        };
+        Ok(RawPolicy {
+            name: f.name,
+            images,
+            mode: f.mode,
+            signatures,
+        })
+    }
+}
+
+fn draft_authority(a: AuthorityFile) -> Result<DraftAuthority, String> {
+    if a.name.is_empty() {
+        return Err("name: must not be empty".into());
+    }
+    let given = [a.key.is_some(), a.key_ref.is_some(), a.keyless.is_some()];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(format!(
+            "{}: give exactly one of `key`, `keyRef` or `keyless` for authority `{}`",
+            if a.keyless.is_some() { "keyless" } else { "key" },
+            a.name
+        ));
+    }
+    let identity = if let Some(pem) = &a.key {
+        DraftIdentity::Ready(Identity::Key(
+            PublicKey::from_pem(pem).map_err(|e| format!("key: {e}"))?,
+        ))
+    } else if let Some(path) = a.key_ref {
+        DraftIdentity::KeyRef(path)
+    } else if let Some(k) = a.keyless {
+        let issuer = matcher("keyless.issuer", k.issuer, k.issuer_reg_exp)?;
+        let subject = matcher("keyless.subject", k.subject, k.subject_reg_exp)?;
+        DraftIdentity::Ready(Identity::Keyless { issuer, subject })
+    } else {
+        return Err("key: give one of `key`, `keyRef` or `keyless`".into());
+    };
+    let keyless = matches!(
+        identity,
+        DraftIdentity::Ready(Identity::Keyless { .. })
+    );
+    let tlog = match a.transparency_log {
+        None | Some(TransparencyLog::Required) => TlogRequirement::Required,
+        Some(TransparencyLog::Optional) if keyless => {
+            return Err(
+                "transparencyLog: `optional` is only for keys; a keyless certificate is valid for minutes and only a log entry proves it signed in that window".into(),
+            )
+        }
+        Some(TransparencyLog::Optional) => TlogRequirement::Optional,
+    };
+    Ok(DraftAuthority {
+        name: a.name,
+        identity,
+        tlog,
+    })
+}
+
+fn matcher(field: &str, exact: Option<String>, pattern: Option<String>) -> Result<Matcher, String> {
+    match (exact, pattern) {
+        (Some(e), None) if !e.is_empty() => Ok(Matcher::Exact(e)),
+        (None, Some(p)) => regex::RegexBuilder::new(&p)
+            .size_limit(MAX_REGEX_BYTES)
+            .build()
+            .map(Matcher::Regex)
+            .map_err(|e| format!("{field}RegExp: {e}")),
+        (Some(_), Some(_)) => Err(format!("{field}: give `{field}` or `{field}RegExp`, not both")),
+        _ => Err(format!(
+            "{field}: required (exact `{field}` or `{field}RegExp`); an authority that accepts any identity trusts everyone"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! Amazon ECR: registry credentials from `GetAuthorizationToken`, behind a small trait so that
+//! tests (and other environments) need no AWS.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use tokio::sync::Mutex;
+
+use super::auth::Credentials;
+use super::error::RegistryError;
+
+/// The parts of an ECR registry host: `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrHost {
+    pub account: String,
+    pub region: String,
+}
+
+/// Recognizes an ECR registry host (a `:port` suffix is ignored).
+pub fn parse_ecr_host(registry: &str) -> Option<EcrHost> {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            registry
+        }
+    });
+    let host = host.to_ascii_lowercase();
+    let rest = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    let mut parts = rest.split('.');
+    let account = parts.next()?;
+    let dkr = parts.next()?;
+    let ecr = parts.next()?;
+    let region = parts.next()?;
+    if parts.next().is_some()
+        || dkr != "dkr"
+        || !(ecr == "ecr" || ecr == "ecr-fips")
+        || account.len() != 12
+        || !account.bytes().all(|b| b.is_ascii_digit())
+        || region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return None;
+    }
+    Some(EcrHost {
+        account: account.to_string(),
+        region: region.to_string(),
+    })
+}
+
+/// An ECR authorization: the decoded `AWS:password` pair and when it stops working.
+#[derive(Clone)]
+pub struct EcrAuthorization {
+    pub credentials: Credentials,
+    pub expires_at: SystemTime,
+}
+
+/// Where ECR registry credentials come from.
+#[async_trait]
+pub trait EcrTokens: Send + Sync {
+    async fn authorization(&self, host: &EcrHost) -> Result<EcrAuthorization, RegistryError>;
+}
+
+/// Decodes an ECR `authorizationToken`: base64 of `AWS:<password>`.
+pub fn decode_token(token: &str) -> Option<Credentials> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    if user.is_empty() || pass.is_empty() {
+        return None;
+    }
+    Some(Credentials::new(user, pass))
+}
+
+/// `GetAuthorizationToken` through the AWS SDK with the standard credential chain, in the
+/// region named by the registry host. `AWS_ENDPOINT_URL(_ECR)` is honoured by the SDK itself.
+#[derive(Default)]
+pub struct AwsEcrTokens {
+    clients: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
+}
+
+impl AwsEcrTokens {
+    pub fn new() -> AwsEcrTokens {
+        AwsEcrTokens::default()
+    }
+
+    async fn client(&self, region: &str) -> aws_sdk_ecr::Client {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(region) {
+            return c.clone();
+        }
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        let client = aws_sdk_ecr::Client::new(&config);
+        clients.insert(region.to_string(), client.clone());
+        client
+    }
+}
+
+#[async_trait]
+impl EcrTokens for AwsEcrTokens {
+    async fn authorization(&self, host: &EcrHost) -> Result<EcrAuthorization, RegistryError> {
+        let registry = format!(
+            "{}.dkr.ecr.{}.amazonaws.com",
+            host.account, host.region
+        );
+        let fail = |detail: String| RegistryError::Credentials {
+            registry: registry.clone(),
+            detail,
+        };
+        let client = self.client(&host.region).await;
+        let out = client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| {
+                fail(format!(
+                    "ECR GetAuthorizationToken failed in {}: {}; check the AWS credentials (environment, profile or role) and ecr:GetAuthorizationToken permission",
+                    host.region,
+                    aws_sdk_ecr::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| fail("ECR GetAuthorizationToken returned no authorization data".into()))?;
+        let credentials = data
+            .authorization_token()
+            .and_then(decode_token)
+            .ok_or_else(|| {
+                fail("ECR GetAuthorizationToken returned a token that is not base64 of `AWS:<password>`".into())
+            })?;
+        let expires_at = data
+            .expires_at()
+            .and_then(|t| u64::try_from(t.secs()).ok())
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+            // ECR tokens last 12 hours; without a stated expiry assume much less.
+            .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(15 * 60));
+        Ok(EcrAuthorization {
+            credentials,
+            expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_ecr_hosts() {
+        let h = parse_ecr_host("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap();
+        assert_eq!(h.account, "123456789012");
+        assert_eq!(h.region, "eu-west-1");
+        let h = parse_ecr_host("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn:443").unwrap();
+        assert_eq!(h.region, "cn-north-1");
+        assert!(parse_ecr_host("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com").is_some());
+        for bad in [
+            "ghcr.io",
+            "12345.dkr.ecr.us-east-1.amazonaws.com",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.io",
+            "x.123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "public.ecr.aws",
+        ] {
+            assert!(parse_ecr_host(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decodes_tokens() {
+        let c = decode_token("QVdTOnNlY3JldA==").unwrap();
+        assert_eq!(c, Credentials::new("AWS", "secret"));
+        assert!(decode_token("bm9jb2xvbg==").is_none());
+        assert!(decode_token("***").is_none());
+    }
+}

@@ -1,0 +1,515 @@
+//! HTTP plumbing for `RegistryClient`: authenticated requests (401 → challenge → retry),
+//! redirects that never carry registry credentials to another host, bounded bodies, and
+//! status-to-error mapping.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use url::Url;
+
+use super::auth::{parse_challenge, Challenge, Credentials, TokenResponse};
+use super::client::RegistryClient;
+use super::docker_config::{self, DockerConfig};
+use super::ecr::parse_ecr_host;
+use super::error::{classify_transport, RegistryError};
+use crate::reference::Repository;
+
+const MAX_REDIRECTS: usize = 5;
+const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
+const MAX_ERROR_BODY: u64 = 4 * 1024;
+/// How long credentials from a docker config or helper are reused before asking again.
+const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
+/// ECR tokens are refreshed this long before they expire.
+const ECR_MARGIN: Duration = Duration::from_secs(300);
+
+/// `host[:port]` of a URL, as insecure hosts are listed.
+pub(crate) fn authority(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The media type of a `Content-Type` value, without parameters.
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+}
+
+impl RegistryClient {
+    /// Whether plain HTTP is allowed to `authority` (`host:port`).
+    pub(crate) fn is_insecure(&self, authority: &str) -> bool {
+        self.config
+            .insecure_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(authority))
+    }
+
+    /// One request, no auth handling; transport errors classified.
+    async fn raw(
+        &self,
+        method: Method,
+        url: &Url,
+        accept: &[&str],
+        authorization: Option<&str>,
+        registry: &str,
+        what: &str,
+    ) -> Result<Response, RegistryError> {
+        let mut req = self.http.request(method.clone(), url.clone());
+        if !accept.is_empty() {
+            req = req.header(ACCEPT, accept.join(", "));
+        }
+        if let Some(a) = authorization {
+            req = req.header(AUTHORIZATION, a);
+        }
+        tracing::debug!(%method, host = %authority(url), path = url.path(), authenticated = authorization.is_some(), "registry request");
+        req.send()
+            .await
+            .map_err(|e| classify_transport(&e, registry, what, self.config.request_timeout))
+    }
+
+    /// A request to the registry of `repo` with pull authorization for it: anonymous or cached
+    /// first, then on 401 the challenge is answered and the request retried once.
+    pub(crate) async fn send(
+        &self,
+        repo: &Repository,
+        method: Method,
+        url: &Url,
+        accept: &[&str],
+        what: &str,
+    ) -> Result<Response, RegistryError> {
+        let scope = format!("repository:{}:pull", repo.name);
+        let registry = repo.registry.as_str();
+        let mut header = self.auth.get(registry, &scope);
+        let mut offered = header.is_some();
+        for attempt in 0..2 {
+            let resp = self
+                .raw(method.clone(), url, accept, header.as_deref(), registry, what)
+                .await?;
+            if resp.status() != StatusCode::UNAUTHORIZED {
+                return Ok(resp);
+            }
+            self.auth.forget(registry, &scope);
+            if attempt == 1 {
+                break;
+            }
+            let challenge = resp
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(parse_challenge);
+            match challenge {
+                None => {
+                    return Err(RegistryError::Unauthorized {
+                        registry: registry.to_string(),
+                        repository: repo.name.clone(),
+                        hint: " (its WWW-Authenticate challenge was missing or not understood)"
+                            .into(),
+                    })
+                }
+                Some(Challenge::Basic) => {
+                    let Some(creds) = self.credentials(registry).await? else {
+                        return Err(RegistryError::Unauthorized {
+                            registry: registry.to_string(),
+                            repository: repo.name.clone(),
+                            hint: " (it asks for a user name and password, and none were found for it)"
+                                .into(),
+                        });
+                    };
+                    let h = creds.basic_header();
+                    self.auth.put(registry, &scope, h.clone(), Some(CREDENTIALS_TTL));
+                    header = Some(h);
+                    offered = true;
+                }
+                Some(Challenge::Bearer {
+                    realm,
+                    service,
+                    scope: asked,
+                }) => {
+                    let (token, ttl, had_creds) = self
+                        .fetch_token(repo, &realm, service.as_deref(), asked.as_deref().unwrap_or(&scope))
+                        .await?;
+                    let h = format!("Bearer {token}");
+                    self.auth.put(registry, &scope, h.clone(), Some(ttl));
+                    header = Some(h);
+                    offered = had_creds;
+                }
+            }
+        }
+        Err(RegistryError::Unauthorized {
+            registry: registry.to_string(),
+            repository: repo.name.clone(),
+            hint: if offered {
+                String::new()
+            } else {
+                " (no credentials were found for it, and anonymous access was refused)".into()
+            },
+        })
+    }
+
+    /// GETs a token from a Bearer challenge's realm, with basic credentials when we have them.
+    async fn fetch_token(
+        &self,
+        repo: &Repository,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<(String, Duration, bool), RegistryError> {
+        let registry = repo.registry.as_str();
+        let protocol = |detail: String| RegistryError::Protocol {
+            registry: registry.to_string(),
+            what: "its token service".into(),
+            detail,
+        };
+        let mut url = Url::parse(realm)
+            .map_err(|_| protocol("the Bearer challenge's realm is not a URL".into()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.is_insecure(&authority(&url)) => {}
+            _ => {
+                return Err(RegistryError::InsecureRefused {
+                    registry: registry.to_string(),
+                    detail: format!(
+                        "its token service {} is not HTTPS and not listed as insecure",
+                        authority(&url)
+                    ),
+                })
+            }
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", scope);
+        }
+        let creds = self.credentials(registry).await?;
+        let what = format!("a pull token for {}", repo.name);
+        let mut req = self.http.get(url.clone());
+        if let Some(c) = &creds {
+            req = req.header(AUTHORIZATION, c.basic_header());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| classify_transport(&e, registry, &what, self.config.request_timeout))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(RegistryError::Unauthorized {
+                registry: registry.to_string(),
+                repository: repo.name.clone(),
+                hint: if creds.is_some() {
+                    " (its token service refused them)".into()
+                } else {
+                    " (its token service refused anonymous access and no credentials were found)"
+                        .into()
+                },
+            });
+        }
+        if !status.is_success() {
+            return Err(self.status_error(resp, registry, &what).await);
+        }
+        let body = self
+            .read_bounded(resp, MAX_TOKEN_RESPONSE, registry, &what)
+            .await?;
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|_| protocol("the token response is not JSON".into()))?;
+        let (token, ttl) = parsed
+            .into_token()
+            .ok_or_else(|| protocol("the token response has neither `token` nor `access_token`".into()))?;
+        Ok((token, ttl, creds.is_some()))
+    }
+
+    /// Like [`send`](Self::send), following redirects. Hops to another origin (blob storage)
+    /// are sent without the registry's Authorization; HTTPS is never downgraded to HTTP
+    /// unless the target is listed as insecure.
+    pub(crate) async fn send_following(
+        &self,
+        repo: &Repository,
+        method: Method,
+        url: Url,
+        accept: &[&str],
+        what: &str,
+    ) -> Result<Response, RegistryError> {
+        let origin = url.clone();
+        let mut current = url;
+        for _ in 0..=MAX_REDIRECTS {
+            let resp = if same_origin(&current, &origin) {
+                self.send(repo, method.clone(), &current, accept, what).await?
+            } else {
+                self.raw(method.clone(), &current, &[], None, &authority(&current), what)
+                    .await?
+            };
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            let Some(loc) = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()) else {
+                return Ok(resp);
+            };
+            let next = current.join(loc).map_err(|_| RegistryError::Protocol {
+                registry: repo.registry.clone(),
+                what: what.to_string(),
+                detail: "a redirect's Location is not a URL".into(),
+            })?;
+            match next.scheme() {
+                "https" => {}
+                "http" if self.is_insecure(&authority(&next)) => {}
+                _ => {
+                    return Err(RegistryError::InsecureRefused {
+                        registry: repo.registry.clone(),
+                        detail: format!(
+                            "it redirected {what} to {}, which is not HTTPS and not listed as insecure",
+                            authority(&next)
+                        ),
+                    })
+                }
+            }
+            current = next;
+        }
+        Err(RegistryError::Protocol {
+            registry: repo.registry.clone(),
+            what: what.to_string(),
+            detail: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// The body, refused as soon as it is known to exceed `limit` (Content-Length or count).
+    pub(crate) async fn read_bounded(
+        &self,
+        mut resp: Response,
+        limit: u64,
+        registry: &str,
+        what: &str,
+    ) -> Result<Bytes, RegistryError> {
+        let too_large = || RegistryError::TooLarge {
+            what: what.to_string(),
+            limit,
+        };
+        if resp.content_length().is_some_and(|l| l > limit) {
+            return Err(too_large());
+        }
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| classify_transport(&e, registry, what, self.config.request_timeout))?
+        {
+            if buf.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// The error for a response that is not what we asked for.
+    pub(crate) async fn status_error(
+        &self,
+        resp: Response,
+        registry: &str,
+        what: &str,
+    ) -> RegistryError {
+        let status = resp.status();
+        let body = self
+            .read_bounded(resp, MAX_ERROR_BODY, registry, what)
+            .await
+            .unwrap_or_default();
+        let detail = oci_error_text(&body)
+            .or_else(|| {
+                let text = String::from_utf8_lossy(&body);
+                let line: String = text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(200)
+                    .collect();
+                (!line.is_empty()).then_some(line)
+            })
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        let detail = if status == StatusCode::TOO_MANY_REQUESTS {
+            format!("{detail} (rate limited: retry later or authenticate)")
+        } else {
+            detail
+        };
+        RegistryError::Status {
+            registry: registry.to_string(),
+            what: what.to_string(),
+            status: status.as_u16(),
+            detail,
+        }
+    }
+
+    /// Credentials for `registry`: an explicit `credHelpers` entry, then ECR, then inline
+    /// `auths`, then `credsStore`. Cached for a few minutes.
+    pub(crate) async fn credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<Credentials>, RegistryError> {
+        if let Some((c, at)) = self
+            .creds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(registry)
+        {
+            if at.elapsed() < CREDENTIALS_TTL {
+                return Ok(c.clone());
+            }
+        }
+        let found = self.lookup_credentials(registry).await?;
+        self.creds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(registry.to_string(), (found.clone(), Instant::now()));
+        Ok(found)
+    }
+
+    async fn lookup_credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<Credentials>, RegistryError> {
+        let config = self.docker_config().await?;
+        let dirs = &self.config.credential_helper_dirs;
+        let helper_timeout = self.config.request_timeout;
+        if let Some(helper) = config.helper_for(registry) {
+            return docker_config::run_helper(helper, registry, dirs, helper_timeout).await;
+        }
+        if let Some(host) = parse_ecr_host(registry) {
+            if let Some(c) = self.ecr_credentials(registry, &host).await? {
+                return Ok(Some(c));
+            }
+        }
+        if let Some(c) = config.inline_for(registry)? {
+            return Ok(Some(c));
+        }
+        if let Some(store) = config.creds_store.as_deref().filter(|s| !s.is_empty()) {
+            return docker_config::run_helper(store, registry, dirs, helper_timeout).await;
+        }
+        Ok(None)
+    }
+
+    async fn ecr_credentials(
+        &self,
+        registry: &str,
+        host: &super::ecr::EcrHost,
+    ) -> Result<Option<Credentials>, RegistryError> {
+        let mut cache = self.ecr_cache.lock().await;
+        if let Some(a) = cache.get(registry) {
+            if a.expires_at
+                .duration_since(std::time::SystemTime::now())
+                .is_ok_and(|left| left > ECR_MARGIN)
+            {
+                return Ok(Some(a.credentials.clone()));
+            }
+        }
+        let Some(tokens) = &self.ecr else {
+            return Ok(None);
+        };
+        let auth = tokens.authorization(host).await?;
+        cache.insert(registry.to_string(), auth.clone());
+        Ok(Some(auth.credentials))
+    }
+
+    async fn docker_config(&self) -> Result<std::sync::Arc<DockerConfig>, RegistryError> {
+        let loaded = self
+            .docker_config
+            .get_or_init(|| async {
+                let path = self
+                    .config
+                    .docker_config
+                    .clone()
+                    .or_else(docker_config::default_path);
+                match path {
+                    Some(p) => DockerConfig::load(&p)
+                        .await
+                        .map(std::sync::Arc::new)
+                        .map_err(|e| e.to_string()),
+                    None => Ok(std::sync::Arc::new(DockerConfig::default())),
+                }
+            })
+            .await;
+        loaded.clone().map_err(RegistryError::Other)
+    }
+}
+
+/// `CODE: message` from an OCI error body `{"errors":[{"code":…,"message":…}]}`.
+pub(crate) fn oci_error_text(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<OciError>,
+    }
+    #[derive(serde::Deserialize)]
+    struct OciError {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let e: Errors = serde_json::from_slice(body).ok()?;
+    let first = e.errors.first()?;
+    Some(format!("{}: {}", first.code, first.message).chars().take(300).collect())
+}
+
+/// The `rel="next"` target of a `Link` header: `</v2/…?last=x>; rel="next"`.
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let mut pieces = part.split(';');
+            let target = pieces.next()?.trim();
+            let target = target.strip_prefix('<')?.strip_suffix('>')?;
+            let is_next = pieces.any(|p| {
+                let p = p.trim().to_ascii_lowercase();
+                p == "rel=\"next\"" || p == "rel=next"
+            });
+            is_next.then(|| target.to_string())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_next() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::LINK,
+            "</v2/a/referrers/sha256:x?n=1&last=b>; rel=\"next\"".parse().unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("/v2/a/referrers/sha256:x?n=1&last=b")
+        );
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::LINK, "<x>; rel=\"prev\"".parse().unwrap());
+        assert_eq!(next_link(&h), None);
+    }
+
+    #[test]
+    fn oci_errors() {
+        assert_eq!(
+            oci_error_text(br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#)
+                .as_deref(),
+            Some("NAME_UNKNOWN: repository name not known")
+        );
+        assert_eq!(oci_error_text(b"404 page not found"), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! Prometheus metrics, written by hand: a few counters and one histogram need no framework.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::cache::CacheStats;
+
+/// Upper bounds (seconds) of the decision-latency histogram buckets.
+const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 20.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    pass: AtomicU64,
+    fail: AtomicU64,
+    bad_requests: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record_decision(&self, passed: bool, took: Duration) {
+        if passed { &self.pass } else { &self.fail }.fetch_add(1, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            if secs <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn record_bad_request(&self) {
+        self.bad_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, cache: CacheStats, policies: usize) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str("# HELP shipgate_decisions_total Decisions answered, by verdict.\n");
+        out.push_str("# TYPE shipgate_decisions_total counter\n");
+        let _ = writeln!(out, "shipgate_decisions_total{{decision=\"pass\"}} {}", load(&self.pass));
+        let _ = writeln!(out, "shipgate_decisions_total{{decision=\"fail\"}} {}", load(&self.fail));
+        out.push_str("# HELP shipgate_bad_requests_total Requests refused as malformed (HTTP 4xx).\n");
+        out.push_str("# TYPE shipgate_bad_requests_total counter\n");
+        let _ = writeln!(out, "shipgate_bad_requests_total {}", load(&self.bad_requests));
+        out.push_str("# HELP shipgate_decision_cache_total Decision cache lookups, by outcome.\n");
+        out.push_str("# TYPE shipgate_decision_cache_total counter\n");
+        let _ = writeln!(out, "shipgate_decision_cache_total{{outcome=\"hit\"}} {}", cache.hits);
+        let _ = writeln!(out, "shipgate_decision_cache_total{{outcome=\"coalesced\"}} {}", cache.coalesced);
+        let _ = writeln!(out, "shipgate_decision_cache_total{{outcome=\"miss\"}} {}", cache.misses);
+        out.push_str("# HELP shipgate_policies Policies loaded.\n");
+        out.push_str("# TYPE shipgate_policies gauge\n");
+        let _ = writeln!(out, "shipgate_policies {policies}");
+        out.push_str("# HELP shipgate_decision_duration_seconds Time to answer a decision request.\n");
+        out.push_str("# TYPE shipgate_decision_duration_seconds histogram\n");
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "shipgate_decision_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                load(bucket)
+            );
+        }
+        let count = load(&self.count);
+        let _ = writeln!(out, "shipgate_decision_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "shipgate_decision_duration_seconds_sum {}",
+            load(&self.sum_micros) as f64 / 1e6
+        );
+        let _ = writeln!(out, "shipgate_decision_duration_seconds_count {count}");
+        out
+    }
+}

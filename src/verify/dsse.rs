@@ -1,0 +1,105 @@
+//! DSSE envelopes and the in-toto Statements cosign puts in them.
+
+use serde::Deserialize;
+
+use crate::reference::Digest;
+
+use super::Rejection;
+
+/// The only payload type an image signature envelope may carry.
+pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
+const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
+/// Most subjects we look through.
+const MAX_SUBJECTS: usize = 1024;
+
+/// DSSE pre-authentication encoding: what the envelope signature covers.
+pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+#[derive(Deserialize)]
+struct Statement {
+    #[serde(rename = "_type")]
+    type_: String,
+    #[serde(default)]
+    subject: Vec<StatementSubject>,
+    #[serde(rename = "predicateType")]
+    predicate_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatementSubject {
+    #[serde(default)]
+    digest: std::collections::BTreeMap<String, String>,
+}
+
+/// Checks that an in-toto Statement names `digest` among its subjects; returns its predicateType.
+pub(crate) fn check_statement(payload: &[u8], digest: &Digest) -> Result<String, Rejection> {
+    let st: Statement = serde_json::from_slice(payload).map_err(|e| {
+        Rejection(format!("the DSSE payload is not an in-toto Statement: {e}"))
+    })?;
+    if st.type_ != STATEMENT_V1 && st.type_ != STATEMENT_V01 {
+        return Err(Rejection(format!(
+            "the DSSE payload has _type `{}`, not an in-toto Statement v1 or v0.1",
+            st.type_
+        )));
+    }
+    if st.subject.len() > MAX_SUBJECTS {
+        return Err(Rejection("the in-toto Statement has too many subjects".into()));
+    }
+    let found = st
+        .subject
+        .iter()
+        .any(|s| s.digest.get("sha256").is_some_and(|h| h.eq_ignore_ascii_case(digest.hex())));
+    if !found {
+        let named: Vec<String> = st
+            .subject
+            .iter()
+            .filter_map(|s| s.digest.get("sha256"))
+            .take(3)
+            .map(|h| format!("sha256:{h}"))
+            .collect();
+        return Err(Rejection(format!(
+            "the in-toto Statement names {}, not this image {digest} (a signature of another image)",
+            if named.is_empty() { "no sha256 subject".to_string() } else { named.join(", ") }
+        )));
+    }
+    Ok(st.predicate_type.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_the_spec_example() {
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+
+    #[test]
+    fn statement_subject_must_match() {
+        let d: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        let ok = format!(
+            r#"{{"_type":"{STATEMENT_V1}","subject":[{{"digest":{{"sha256":"{}"}}}}],"predicateType":"p"}}"#,
+            "ab".repeat(32)
+        );
+        assert_eq!(check_statement(ok.as_bytes(), &d).unwrap(), "p");
+        let other = ok.replace(&"ab".repeat(32), &"cd".repeat(32));
+        let err = check_statement(other.as_bytes(), &d).unwrap_err().0;
+        assert!(err.contains("another image"), "{err}");
+        assert!(check_statement(b"{}", &d).is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Judging one parsed signature against each authority of a policy.
+//!
+//! `legacy` and `bundle` turn an artifact into [`Material`] once (everything that does not depend
+//! on the authority); this module decides, per authority, whether it counts.
+
+use std::cell::OnceCell;
+
+use crate::policy::authority::{Authority, Identity, TlogRequirement};
+
+use super::certificate::Leaf;
+use super::keys::PublicKey;
+use super::rekor::{Signer, Subject, VerifiedEntry};
+use super::trust_root::TrustRoot;
+use super::{Rejection, VerifiedSignature};
+
+/// What the signature covers.
+pub(crate) enum Signed {
+    /// The signed bytes themselves (a simple-signing payload, or a DSSE PAE).
+    Message(Vec<u8>),
+    /// Only the SHA-256 of the signed bytes (a bundle's `messageSignature`).
+    Prehashed(Vec<u8>),
+}
+
+/// The state of the transparency-log evidence, judged once.
+pub(crate) enum Tlog {
+    Absent,
+    Invalid(Rejection),
+    Verified(VerifiedEntry),
+}
+
+/// A signature, parsed and checked as far as it can be without an authority.
+pub(crate) struct Material {
+    pub signed: Signed,
+    pub signature: Vec<u8>,
+    /// SHA-256 the log entry must bind: of the signed blob, or of the DSSE payload.
+    pub subject_sha256: Vec<u8>,
+    pub subject_is_dsse: bool,
+    /// The Fulcio leaf, for keyless signatures.
+    pub leaf: Option<Leaf>,
+    pub tlog: Tlog,
+}
+
+impl Material {
+    fn verifies_with(&self, key: &PublicKey) -> bool {
+        match &self.signed {
+            Signed::Message(m) => key.verify(m, &self.signature),
+            Signed::Prehashed(d) => key.verify_prehashed_sha256(d, &self.signature),
+        }
+    }
+
+    fn subject(&self) -> Subject<'_> {
+        if self.subject_is_dsse {
+            Subject::Dsse(&self.subject_sha256)
+        } else {
+            Subject::Blob(&self.subject_sha256)
+        }
+    }
+}
+
+/// Keyless checks that do not depend on the authority, done at most once per artifact.
+struct KeylessFacts {
+    signature_ok: bool,
+    /// Chain, SCT and validity at the log time; `Err` also when there is no signed time.
+    trust: Result<(), Rejection>,
+}
+
+/// One result per authority, in order.
+pub(crate) fn judge_all(
+    material: &Result<Material, Rejection>,
+    root: &TrustRoot,
+    authorities: &[Authority],
+    source: &str,
+) -> Vec<Result<VerifiedSignature, Rejection>> {
+    let facts = OnceCell::new();
+    authorities
+        .iter()
+        .map(|a| match material {
+            Err(r) => Err(r.clone()),
+            Ok(m) => match &a.identity {
+                Identity::Key(key) => judge_key(m, a, key, source),
+                Identity::Keyless { issuer, subject } => {
+                    judge_keyless(m, a, issuer, subject, source, root, &facts)
+                }
+            },
+        })
+        .collect()
+}
+
+fn judge_key(
+    m: &Material,
+    a: &Authority,
+    key: &PublicKey,
+    source: &str,
+) -> Result<VerifiedSignature, Rejection> {
+    if !m.verifies_with(key) {
+        return Err(Rejection(format!(
+            "signature does not verify with key {} of authority `{}`",
+            key.fingerprint(),
+            a.name
+        )));
+    }
+    let (tlog_index, integrated_time) = match &m.tlog {
+        Tlog::Invalid(r) => return Err(r.clone()),
+        Tlog::Absent if a.tlog == TlogRequirement::Required => {
+            return Err(Rejection(format!(
+                "no transparency-log entry, and authority `{}` requires one",
+                a.name
+            )))
+        }
+        Tlog::Absent => (None, None),
+        Tlog::Verified(e) => {
+            e.body.binds(&m.subject(), &m.signature, &Signer::Key(key))?;
+            (Some(e.log_index), e.integrated_time)
+        }
+    };
+    Ok(VerifiedSignature {
+        authority: a.name.clone(),
+        signer: key.fingerprint(),
+        issuer: None,
+        tlog_index,
+        integrated_time,
+        source: source.to_string(),
+    })
+}
+
+fn judge_keyless(
+    m: &Material,
+    a: &Authority,
+    issuer_matcher: &crate::policy::authority::Matcher,
+    subject_matcher: &crate::policy::authority::Matcher,
+    source: &str,
+    root: &TrustRoot,
+    facts: &OnceCell<KeylessFacts>,
+) -> Result<VerifiedSignature, Rejection> {
+    let Some(leaf) = &m.leaf else {
+        return Err(Rejection(format!(
+            "the signature was made with a key, not a Fulcio certificate; authority `{}` expects \
+             a keyless identity",
+            a.name
+        )));
+    };
+    let identity = leaf.identity.as_deref().ok_or_else(|| {
+        Rejection("the certificate names no identity (no URI, email or username SAN)".into())
+    })?;
+    let issuer = leaf.issuer.as_deref().ok_or_else(|| {
+        Rejection("the certificate names no OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8)".into())
+    })?;
+    if !subject_matcher.matches(identity) {
+        return Err(Rejection(format!(
+            "certificate subject {identity} does not match {subject_matcher} (authority `{}`)",
+            a.name
+        )));
+    }
+    if !issuer_matcher.matches(issuer) {
+        return Err(Rejection(format!(
+            "certificate issuer {issuer} does not match {issuer_matcher} (authority `{}`)",
+            a.name
+        )));
+    }
+    let entry = match &m.tlog {
+        Tlog::Absent => {
+            return Err(Rejection(format!(
+                "no transparency-log entry, and keyless authority `{}` requires one",
+                a.name
+            )))
+        }
+        Tlog::Invalid(r) => return Err(r.clone()),
+        Tlog::Verified(e) => e,
+    };
+    let facts = facts.get_or_init(|| KeylessFacts {
+        signature_ok: m.verifies_with(&leaf.cert.key),
+        trust: match entry.integrated_time {
+            Some(t) => leaf.verify_at(root, t),
+            None => Err(Rejection(
+                "the transparency-log entry has no signed entry timestamp, so the signing time \
+                 is unproven (RFC 3161 timestamps are not supported yet)"
+                    .into(),
+            )),
+        },
+    });
+    if !facts.signature_ok {
+        return Err(Rejection(
+            "signature does not verify with the certificate's key (payload or signature altered)"
+                .into(),
+        ));
+    }
+    entry
+        .body
+        .binds(&m.subject(), &m.signature, &Signer::Cert(&leaf.cert))?;
+    facts.trust.clone()?;
+    Ok(VerifiedSignature {
+        authority: a.name.clone(),
+        signer: identity.to_string(),
+        issuer: Some(issuer.to_string()),
+        tlog_index: Some(entry.log_index),
+        integrated_time: entry.integrated_time,
+        source: source.to_string(),
+    })
+}
