@@ -211,32 +211,32 @@ impl Gate {
         request: &DecisionRequest,
         started: Instant,
     ) -> Decision {
-        let reference = match &image.digest {
-            Some(d) => d.to_string(),
-            None => image.tag_or_latest().to_string(),
-        };
-        let digest = match self
-            .inner
-            .registry
-            .resolve(&image.repository, &reference)
-            .await
-        {
-            Ok((digest, _media_type)) => digest,
-            Err(e) => {
-                let check = Check::new(
-                    "resolve",
-                    None,
-                    CheckResult::Error,
-                    format!("could not resolve {image} to a digest: {e}"),
-                );
-                return Decision::conclude(
-                    request.image.clone(),
-                    None,
-                    refs.to_vec(),
-                    vec![check],
-                    started,
-                );
-            }
+        // A digest is already what every check is about; only a tag needs the registry.
+        let digest = match &image.digest {
+            Some(d) => d.clone(),
+            None => match self
+                .inner
+                .registry
+                .resolve(&image.repository, image.tag_or_latest())
+                .await
+            {
+                Ok((digest, _media_type)) => digest,
+                Err(e) => {
+                    let check = Check::new(
+                        "resolve",
+                        None,
+                        CheckResult::Error,
+                        format!("could not resolve {image} to a digest: {e}"),
+                    );
+                    return Decision::conclude(
+                        request.image.clone(),
+                        None,
+                        refs.to_vec(),
+                        vec![check],
+                        started,
+                    );
+                }
+            },
         };
 
         let key = crate::cache::CacheKey::new(&image.repository, &digest, refs);

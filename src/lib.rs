@@ -12,12 +12,12 @@ pub mod registry;
 
 pub mod verify;
 
-// pub mod evaluate; // TEMP: waits for registry client
+pub mod evaluate;
 
 pub mod cache;
 pub mod decision;
-// pub mod gate; // TEMP: waits for registry client
+pub mod gate;
 
-// pub mod cli; // TEMP: waits for registry client
-// pub mod config; // TEMP: waits for registry client
-// pub mod server; // TEMP: waits for registry client
+pub mod cli;
+pub mod config;
+pub mod server;

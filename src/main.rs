@@ -1,4 +1,6 @@
 //! The `shipgate` binary: the library's command line, nothing more.
 #![forbid(unsafe_code)]
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    shipgate::cli::main()
+}

@@ -164,8 +164,13 @@ impl TokenResponse {
 /// too, so that a registry that asked for them once gets them up front next time.
 #[derive(Default)]
 pub(crate) struct AuthCache {
-    entries: Mutex<HashMap<(String, String), (String, Option<Instant>)>>,
+    entries: Mutex<HashMap<CacheKey, CachedHeader>>,
 }
+
+/// (registry, scope)
+type CacheKey = (String, String);
+/// (`Authorization` value, expiry)
+type CachedHeader = (String, Option<Instant>);
 
 impl AuthCache {
     pub fn get(&self, registry: &str, scope: &str) -> Option<String> {

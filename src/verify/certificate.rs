@@ -1,7 +1,7 @@
 //! X.509 certificates: Fulcio leaves, their identity, their chain to the trust root, their SCTs.
 
 use const_oid::ObjectIdentifier;
-use x509_cert::der::asn1::{OctetStringRef, Utf8StringRef};
+use x509_cert::der::asn1::Utf8StringRef;
 use x509_cert::der::Decode as _;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
@@ -275,12 +275,12 @@ fn verify_sct(leaf: &Cert, issuer: &Cert, root: &TrustRoot) -> Result<(), Reject
         )
     };
     let ext = leaf.extension(&SCT_LIST).ok_or_else(none)?;
-    let list = OctetStringRef::from_der(ext).map_err(|_| none())?.as_bytes();
-    let mut oid_der = Vec::new();
-    x509_cert::der::Encode::encode_to_vec(&SCT_LIST, &mut oid_der).map_err(|_| none())?;
-    // encode_to_vec gives tag+len+contents; the walker compares contents.
-    let oid_contents = asn1::read_tlv(&oid_der).map(|(t, _)| t.content).ok_or_else(none)?;
-    let precert_tbs = asn1::tbs_without_extension(&leaf.der, oid_contents).ok_or_else(none)?;
+    let list = asn1::read_tlv(ext)
+        .filter(|(t, rest)| t.tag == 0x04 && rest.is_empty())
+        .map(|(t, _)| t.content)
+        .ok_or_else(none)?;
+    let precert_tbs =
+        asn1::tbs_without_extension(&leaf.der, SCT_LIST.as_bytes()).ok_or_else(none)?;
     let issuer_key_hash = sha256(issuer.spki_der());
 
     let mut r = Reader(list);

@@ -146,6 +146,7 @@ impl PublicKey {
         &self.inner.spki_der
     }
 
+    #[cfg(test)]
     pub(crate) fn kind(&self) -> KeyKind {
         self.inner.kind
     }

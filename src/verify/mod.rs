@@ -1,6 +1,14 @@
 //! Signature verification: one entry point, `Verifier::verify_signature`.
 //!
-//! PLACEHOLDER — being implemented. The interface below is fixed; the internals are not.
+//! A signature counts only if its payload names this exact digest; the key, or for keyless the
+//! certificate chain, verifies to the trust root; for keyless the certificate's identity and
+//! issuer match the authority, and the transparency-log proof binds that signature and was
+//! integrated inside the certificate's validity window. Anything else fails closed.
+//!
+//! Layout: [`trust_root`] (trusted_root.json), [`keys`] (public keys and primitives),
+//! [`certificate`] (Fulcio leaves, chain, SCT), [`rekor`] (SET, inclusion proof, entry bodies),
+//! [`legacy`] (cosign `.sig` layers), [`bundle`] (Sigstore bundles), [`dsse`] (envelopes and
+//! in-toto statements), [`judge`] (per-authority decisions), [`asn1`] (DER/PEM slicing).
 
 use std::sync::Arc;
 
@@ -8,35 +16,21 @@ use crate::evidence::SignatureArtifact;
 use crate::policy::authority::Authority;
 use crate::reference::Digest;
 
-/// A Sigstore trusted root (`trusted_root.json`): Fulcio CAs, Rekor and CT log keys, TSAs.
-#[derive(Debug)]
-pub struct TrustRoot {}
+mod asn1;
+mod bundle;
+mod certificate;
+mod dsse;
+mod judge;
+mod keys;
+mod legacy;
+mod rekor;
+mod trust_root;
 
-impl TrustRoot {
-    /// The Sigstore public-good production root, embedded in the binary.
-    pub fn public_good() -> Result<TrustRoot, VerifyError> {
-        Err(VerifyError::TrustRoot("not implemented yet".into()))
-    }
-    /// A private root in the `trusted_root.json` format.
-    pub fn from_json(_bytes: &[u8]) -> Result<TrustRoot, VerifyError> {
-        Err(VerifyError::TrustRoot("not implemented yet".into()))
-    }
-}
+#[cfg(test)]
+mod tests;
 
-/// A parsed public key a policy names.
-#[derive(Debug, Clone)]
-pub struct PublicKey {}
-
-impl PublicKey {
-    /// Parses a PEM `PUBLIC KEY` (ECDSA P-256/P-384, RSA, Ed25519).
-    pub fn from_pem(_pem: &str) -> Result<PublicKey, VerifyError> {
-        Err(VerifyError::Key("not implemented yet".into()))
-    }
-    /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER, to name it in evidence.
-    pub fn fingerprint(&self) -> String {
-        String::new()
-    }
-}
+pub use keys::PublicKey;
+pub use trust_root::TrustRoot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -73,7 +67,6 @@ pub struct VerifiedSignature {
 
 /// Verifies signatures against a trust root. Cheap to share: hold it in an `Arc`.
 pub struct Verifier {
-    #[allow(dead_code)]
     trust_root: Arc<TrustRoot>,
 }
 
@@ -82,16 +75,26 @@ impl Verifier {
         Verifier { trust_root }
     }
 
+    /// The trust root this verifier judges against.
+    pub fn trust_root(&self) -> &Arc<TrustRoot> {
+        &self.trust_root
+    }
+
     /// Verifies one artifact for `digest` against each authority; one result per authority, in order.
     pub fn verify_signature(
         &self,
-        _artifact: &SignatureArtifact,
-        _digest: &Digest,
+        artifact: &SignatureArtifact,
+        digest: &Digest,
         authorities: &[Authority],
     ) -> Vec<Result<VerifiedSignature, Rejection>> {
-        authorities
-            .iter()
-            .map(|_| Err(Rejection("verification not implemented yet".into())))
-            .collect()
+        if authorities.is_empty() {
+            return Vec::new();
+        }
+        let root = &self.trust_root;
+        let material = match artifact {
+            SignatureArtifact::Legacy(l) => legacy::prepare(l, digest, root),
+            SignatureArtifact::Bundle(b) => bundle::prepare(b, digest, root),
+        };
+        judge::judge_all(&material, root, authorities, artifact.source())
     }
 }

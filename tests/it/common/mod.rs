@@ -2,3 +2,7 @@
 #![allow(dead_code)]
 
 pub mod registry;
+pub mod cosign;
+pub mod oci;
+pub mod private_sigstore;
+pub mod replay;

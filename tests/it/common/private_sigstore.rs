@@ -13,7 +13,7 @@ use shipgate::reference::Digest;
 use time::OffsetDateTime;
 
 use super::cosign::{
-    self, b64, pem_encode, sha256, simple_signing_payload, KeyAlgorithm, LegacyLayer, SigningKey,
+    self, b64, pem_encode, sha256, LegacyLayer, SigningKey,
     StatementOptions, TlogParams, VerificationMaterial,
 };
 
