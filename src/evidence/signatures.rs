@@ -280,10 +280,7 @@ async fn fetch_bundle(
     limits: &CollectLimits,
 ) -> Result<Result<BundleArtifact, String>, String> {
     let source = format!("referrer {} ({via})", desc.digest);
-    let d: Digest = desc
-        .digest
-        .parse()
-        .map_err(|e| format!("{source}: {e}"))?;
+    let d: Digest = desc.digest.parse().map_err(|e| format!("{source}: {e}"))?;
     let manifest = registry
         .manifest(repo, d.as_str())
         .await
@@ -307,10 +304,7 @@ async fn fetch_bundle(
     else {
         return Ok(Err(format!("{source}: no Sigstore bundle layer; skipped")));
     };
-    let ld: Digest = layer
-        .digest
-        .parse()
-        .map_err(|e| format!("{source}: {e}"))?;
+    let ld: Digest = layer.digest.parse().map_err(|e| format!("{source}: {e}"))?;
     let json = registry
         .blob(repo, &ld, limits.max_bundle_bytes)
         .await

@@ -122,7 +122,11 @@ impl RegistryClient {
         } else {
             registry
         };
-        let scheme = if self.is_insecure(host) { "http" } else { "https" };
+        let scheme = if self.is_insecure(host) {
+            "http"
+        } else {
+            "https"
+        };
         Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::InvalidReference {
             what: "registry host",
             value: registry.to_string(),
@@ -133,12 +137,13 @@ impl RegistryClient {
     fn url(&self, repo: &Repository, tail: &str) -> Result<Url, RegistryError> {
         validate_repo(repo)?;
         let base = self.base_url(&repo.registry)?;
-        base.join(&format!("v2/{}/{tail}", repo.name))
-            .map_err(|_| RegistryError::InvalidReference {
+        base.join(&format!("v2/{}/{tail}", repo.name)).map_err(|_| {
+            RegistryError::InvalidReference {
                 what: "repository",
                 value: repo.to_string(),
                 why: "does not form a valid URL",
-            })
+            }
+        })
     }
 
     /// GET a manifest; also returns the registry's `Docker-Content-Digest`, if any.
@@ -377,14 +382,13 @@ impl Registry for RegistryClient {
 /// A digest reference parsed, a tag checked; anything else refused before it reaches a URL.
 fn parse_reference(reference: &str) -> Result<Option<Digest>, RegistryError> {
     if reference.contains(':') {
-        return reference
-            .parse::<Digest>()
-            .map(Some)
-            .map_err(|_| RegistryError::InvalidReference {
+        return reference.parse::<Digest>().map(Some).map_err(|_| {
+            RegistryError::InvalidReference {
                 what: "digest",
                 value: reference.chars().take(100).collect(),
                 why: "only sha256:<64 lowercase hex> digests are accepted",
-            });
+            }
+        });
     }
     let ok = !reference.is_empty()
         && reference.len() <= 128

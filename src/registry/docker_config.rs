@@ -149,7 +149,11 @@ impl DockerConfig {
                 return Ok(Some(Credentials::new(u, p)));
             }
         }
-        if entry.identitytoken.as_deref().is_some_and(|t| !t.is_empty()) {
+        if entry
+            .identitytoken
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
+        {
             tracing::warn!(
                 registry,
                 "docker config holds an identity token for this registry; identity tokens are not supported, continuing without credentials"

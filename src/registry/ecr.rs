@@ -110,10 +110,7 @@ impl AwsEcrTokens {
 #[async_trait]
 impl EcrTokens for AwsEcrTokens {
     async fn authorization(&self, host: &EcrHost) -> Result<EcrAuthorization, RegistryError> {
-        let registry = format!(
-            "{}.dkr.ecr.{}.amazonaws.com",
-            host.account, host.region
-        );
+        let registry = format!("{}.dkr.ecr.{}.amazonaws.com", host.account, host.region);
         let fail = |detail: String| RegistryError::Credentials {
             registry: registry.clone(),
             detail,
@@ -130,10 +127,9 @@ impl EcrTokens for AwsEcrTokens {
                     aws_sdk_ecr::error::DisplayErrorContext(&e)
                 ))
             })?;
-        let data = out
-            .authorization_data()
-            .first()
-            .ok_or_else(|| fail("ECR GetAuthorizationToken returned no authorization data".into()))?;
+        let data = out.authorization_data().first().ok_or_else(|| {
+            fail("ECR GetAuthorizationToken returned no authorization data".into())
+        })?;
         let credentials = data
             .authorization_token()
             .and_then(decode_token)

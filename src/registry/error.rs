@@ -25,7 +25,9 @@ pub enum RegistryError {
         registry: String,
         repository: String,
     },
-    #[error("{what} not found in {repository}: check the tag or digest, and that the image was pushed")]
+    #[error(
+        "{what} not found in {repository}: check the tag or digest, and that the image was pushed"
+    )]
     NotFound { repository: String, what: String },
     #[error("{what} is larger than the {limit}-byte limit: refusing to read it")]
     TooLarge { what: String, limit: u64 },
@@ -46,7 +48,9 @@ pub enum RegistryError {
         "registry {registry} may only be reached over HTTPS: plain HTTP is allowed only for hosts listed as insecure ({detail})"
     )]
     InsecureRefused { registry: String, detail: String },
-    #[error("cannot connect to registry {registry} ({detail}): check the host name, port and network")]
+    #[error(
+        "cannot connect to registry {registry} ({detail}): check the host name, port and network"
+    )]
     Connect { registry: String, detail: String },
     #[error(
         "digest mismatch for {what}: expected {expected}, the bytes hash to {actual}; the registry (or something in between) served content that is not what was asked for"

@@ -44,7 +44,13 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|v| !v.is_empty())
 }
 
@@ -96,7 +102,14 @@ impl RegistryClient {
         let mut offered = header.is_some();
         for attempt in 0..2 {
             let resp = self
-                .raw(method.clone(), url, accept, header.as_deref(), registry, what)
+                .raw(
+                    method.clone(),
+                    url,
+                    accept,
+                    header.as_deref(),
+                    registry,
+                    what,
+                )
                 .await?;
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
@@ -130,7 +143,8 @@ impl RegistryClient {
                         });
                     };
                     let h = creds.basic_header();
-                    self.auth.put(registry, &scope, h.clone(), Some(CREDENTIALS_TTL));
+                    self.auth
+                        .put(registry, &scope, h.clone(), Some(CREDENTIALS_TTL));
                     header = Some(h);
                     offered = true;
                 }
@@ -140,7 +154,12 @@ impl RegistryClient {
                     scope: asked,
                 }) => {
                     let (token, ttl, had_creds) = self
-                        .fetch_token(repo, &realm, service.as_deref(), asked.as_deref().unwrap_or(&scope))
+                        .fetch_token(
+                            repo,
+                            &realm,
+                            service.as_deref(),
+                            asked.as_deref().unwrap_or(&scope),
+                        )
                         .await?;
                     let h = format!("Bearer {token}");
                     self.auth.put(registry, &scope, h.clone(), Some(ttl));
@@ -149,6 +168,9 @@ impl RegistryClient {
                 }
             }
         }
+        // Refused after a fresh challenge: ask the credential sources again next time, so that
+        // a `docker login` done meanwhile is picked up.
+        self.forget_credentials(registry).await;
         Err(RegistryError::Unauthorized {
             registry: registry.to_string(),
             repository: repo.name.clone(),
@@ -227,9 +249,9 @@ impl RegistryClient {
             .await?;
         let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|_| protocol("the token response is not JSON".into()))?;
-        let (token, ttl) = parsed
-            .into_token()
-            .ok_or_else(|| protocol("the token response has neither `token` nor `access_token`".into()))?;
+        let (token, ttl) = parsed.into_token().ok_or_else(|| {
+            protocol("the token response has neither `token` nor `access_token`".into())
+        })?;
         Ok((token, ttl, creds.is_some()))
     }
 
@@ -248,10 +270,18 @@ impl RegistryClient {
         let mut current = url;
         for _ in 0..=MAX_REDIRECTS {
             let resp = if same_origin(&current, &origin) {
-                self.send(repo, method.clone(), &current, accept, what).await?
-            } else {
-                self.raw(method.clone(), &current, &[], None, &authority(&current), what)
+                self.send(repo, method.clone(), &current, accept, what)
                     .await?
+            } else {
+                self.raw(
+                    method.clone(),
+                    &current,
+                    &[],
+                    None,
+                    &authority(&current),
+                    what,
+                )
+                .await?
             };
             if !resp.status().is_redirection() {
                 return Ok(resp);
@@ -271,9 +301,9 @@ impl RegistryClient {
                     return Err(RegistryError::InsecureRefused {
                         registry: repo.registry.clone(),
                         detail: format!(
-                            "it redirected {what} to {}, which is not HTTPS and not listed as insecure",
-                            authority(&next)
-                        ),
+                        "it redirected {what} to {}, which is not HTTPS and not listed as insecure",
+                        authority(&next)
+                    ),
                     })
                 }
             }
@@ -378,6 +408,14 @@ impl RegistryClient {
         Ok(found)
     }
 
+    async fn forget_credentials(&self, registry: &str) {
+        self.creds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(registry);
+        self.ecr_cache.lock().await.remove(registry);
+    }
+
     async fn lookup_credentials(
         &self,
         registry: &str,
@@ -461,7 +499,12 @@ pub(crate) fn oci_error_text(body: &[u8]) -> Option<String> {
     }
     let e: Errors = serde_json::from_slice(body).ok()?;
     let first = e.errors.first()?;
-    Some(format!("{}: {}", first.code, first.message).chars().take(300).collect())
+    Some(
+        format!("{}: {}", first.code, first.message)
+            .chars()
+            .take(300)
+            .collect(),
+    )
 }
 
 /// The `rel="next"` target of a `Link` header: `</v2/…?last=x>; rel="next"`.
@@ -492,7 +535,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             reqwest::header::LINK,
-            "</v2/a/referrers/sha256:x?n=1&last=b>; rel=\"next\"".parse().unwrap(),
+            "</v2/a/referrers/sha256:x?n=1&last=b>; rel=\"next\""
+                .parse()
+                .unwrap(),
         );
         assert_eq!(
             next_link(&h).as_deref(),
@@ -506,8 +551,10 @@ mod tests {
     #[test]
     fn oci_errors() {
         assert_eq!(
-            oci_error_text(br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#)
-                .as_deref(),
+            oci_error_text(
+                br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#
+            )
+            .as_deref(),
             Some("NAME_UNKNOWN: repository name not known")
         );
         assert_eq!(oci_error_text(b"404 page not found"), None);

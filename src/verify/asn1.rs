@@ -148,7 +148,11 @@ pub(crate) const MAX_PEM_LEN: usize = 64 * 1024;
 
 /// The DER contents of each `-----BEGIN <label>-----` block in `text`, in order.
 /// Blocks with another label are an error, as is anything that is not base64 inside a block.
-pub(crate) fn pem_blocks(text: &str, label: &str, max_blocks: usize) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn pem_blocks(
+    text: &str,
+    label: &str,
+    max_blocks: usize,
+) -> Result<Vec<Vec<u8>>, String> {
     use base64::Engine as _;
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
@@ -194,7 +198,10 @@ mod tests {
     #[test]
     fn reads_short_and_long_lengths() {
         let (t, rest) = read_tlv(&[0x04, 0x02, 0xaa, 0xbb, 0xff]).unwrap();
-        assert_eq!((t.tag, t.content, rest), (0x04, &[0xaa, 0xbb][..], &[0xff][..]));
+        assert_eq!(
+            (t.tag, t.content, rest),
+            (0x04, &[0xaa, 0xbb][..], &[0xff][..])
+        );
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend(std::iter::repeat_n(7u8, 0x80));
         let (t, rest) = read_tlv(&long).unwrap();
@@ -209,9 +216,19 @@ mod tests {
 
     #[test]
     fn pem_rejects_garbage() {
-        assert!(pem_blocks("-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----", "PUBLIC KEY", 1).is_err());
+        assert!(pem_blocks(
+            "-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----",
+            "PUBLIC KEY",
+            1
+        )
+        .is_err());
         assert!(pem_blocks("-----BEGIN PUBLIC KEY-----\nAAAA\n", "PUBLIC KEY", 1).is_err());
-        assert!(pem_blocks("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "PUBLIC KEY", 1).is_err());
+        assert!(pem_blocks(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+            "PUBLIC KEY",
+            1
+        )
+        .is_err());
         assert_eq!(pem_blocks("", "PUBLIC KEY", 1).unwrap().len(), 0);
     }
 }

@@ -13,6 +13,7 @@ use super::dsse;
 use super::judge::{Material, Signed, Tlog};
 use super::keys::sha256;
 use super::rekor::{self, EntryInput, ProofInput};
+use super::timestamp;
 use super::trust_root::TrustRoot;
 use super::Rejection;
 
@@ -37,6 +38,20 @@ struct RawMaterial {
     public_key: Option<Value>,
     #[serde(default)]
     tlog_entries: Vec<RawTlogEntry>,
+    timestamp_verification_data: Option<RawTimestamps>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTimestamps {
+    #[serde(default)]
+    rfc3161_timestamps: Vec<RawSignedTimestamp>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSignedTimestamp {
+    signed_timestamp: String,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +168,8 @@ fn uint(v: Option<&Value>, what: &str) -> Result<u64, Rejection> {
 }
 
 fn b64(s: &str, what: &str) -> Result<Vec<u8>, Rejection> {
-    B64.decode(s).map_err(|_| reject(format!("the bundle's {what} is not valid base64")))
+    B64.decode(s)
+        .map_err(|_| reject(format!("the bundle's {what} is not valid base64")))
 }
 
 /// Parses and checks everything about the bundle that does not depend on the authority.
@@ -165,8 +181,11 @@ pub(crate) fn prepare(
     if artifact.json.len() > MAX_BUNDLE_LEN {
         return Err(reject("the Sigstore bundle is larger than 1 MiB"));
     }
-    let b: RawBundle = serde_json::from_slice(&artifact.json)
-        .map_err(|e| reject(format!("the Sigstore bundle is not valid JSON of the bundle format: {e}")))?;
+    let b: RawBundle = serde_json::from_slice(&artifact.json).map_err(|e| {
+        reject(format!(
+            "the Sigstore bundle is not valid JSON of the bundle format: {e}"
+        ))
+    })?;
     let v = version(&b.media_type).ok_or_else(|| {
         reject(format!(
             "bundle media type `{}` is not supported (v0.1, v0.2 and v0.3 are)",
@@ -196,7 +215,12 @@ pub(crate) fn prepare(
                 };
                 let signature = b64(&sig.sig, "DSSE signature")?;
                 let pae = dsse::pae(&env.payload_type, &payload);
-                (Signed::Message(pae), signature, sha256(&payload).to_vec(), true)
+                (
+                    Signed::Message(pae),
+                    signature,
+                    sha256(&payload).to_vec(),
+                    true,
+                )
             }
             (None, Some(ms)) => {
                 let md = ms
@@ -218,7 +242,12 @@ pub(crate) fn prepare(
                     )));
                 }
                 let signature = b64(&ms.signature, "message signature")?;
-                (Signed::Prehashed(signed_digest.clone()), signature, signed_digest, false)
+                (
+                    Signed::Prehashed(signed_digest.clone()),
+                    signature,
+                    signed_digest,
+                    false,
+                )
             }
             _ => {
                 return Err(reject(
@@ -239,7 +268,25 @@ pub(crate) fn prepare(
         subject_is_dsse,
         leaf,
         tlog,
+        claimed_times: claimed_times(vm)?,
     })
+}
+
+/// The `genTime`s the bundle's RFC 3161 timestamps claim (not verified yet, see `timestamp`).
+fn claimed_times(vm: &RawMaterial) -> Result<Vec<i64>, Rejection> {
+    let Some(tsd) = &vm.timestamp_verification_data else {
+        return Ok(Vec::new());
+    };
+    if tsd.rfc3161_timestamps.len() > 8 {
+        return Err(reject("the bundle has more than 8 RFC 3161 timestamps"));
+    }
+    tsd.rfc3161_timestamps
+        .iter()
+        .map(|t| {
+            timestamp::claimed_gen_time(&b64(&t.signed_timestamp, "RFC 3161 timestamp")?)
+                .ok_or_else(|| reject("the bundle's RFC 3161 timestamp is malformed"))
+        })
+        .collect()
 }
 
 /// The signing certificate, if the bundle is keyless.
@@ -248,7 +295,9 @@ fn leaf(vm: &RawMaterial) -> Result<Option<Leaf>, Rejection> {
     match (&vm.x509_certificate_chain, &vm.certificate, &vm.public_key) {
         (Some(chain), None, None) => {
             if chain.certificates.len() > MAX_CHAIN {
-                return Err(reject(format!("the certificate chain has more than {MAX_CHAIN} certificates")));
+                return Err(reject(format!(
+                    "the certificate chain has more than {MAX_CHAIN} certificates"
+                )));
             }
             let mut certs = chain.certificates.iter();
             let first = certs
@@ -273,12 +322,18 @@ fn leaf(vm: &RawMaterial) -> Result<Option<Leaf>, Rejection> {
         }
         (None, None, Some(_)) => Ok(None),
         (None, None, None) => Err(reject("the bundle has no certificate or public key")),
-        _ => Err(reject("the bundle has more than one kind of verification material")),
+        _ => Err(reject(
+            "the bundle has more than one kind of verification material",
+        )),
     }
 }
 
 /// Verifies the bundle's single Rekor v1 entry, if any.
-fn tlog(vm: &RawMaterial, v: u8, root: &TrustRoot) -> Result<Option<rekor::VerifiedEntry>, Rejection> {
+fn tlog(
+    vm: &RawMaterial,
+    v: u8,
+    root: &TrustRoot,
+) -> Result<Option<rekor::VerifiedEntry>, Rejection> {
     let entry = match vm.tlog_entries.as_slice() {
         [] => return Ok(None),
         [e] => e,

@@ -4,7 +4,9 @@ use const_oid::ObjectIdentifier;
 use x509_cert::der::asn1::Utf8StringRef;
 use x509_cert::der::Decode as _;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
+use x509_cert::ext::pkix::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
+};
 use x509_cert::Certificate;
 
 use super::asn1;
@@ -56,8 +58,8 @@ impl Cert {
         let parsed =
             Certificate::from_der(der).map_err(|e| format!("certificate does not parse: {e}"))?;
         let parts = asn1::cert_parts(der).ok_or("certificate DER is malformed")?;
-        let key = PublicKey::from_spki_der(parts.spki)
-            .map_err(|e| format!("certificate key: {e}"))?;
+        let key =
+            PublicKey::from_spki_der(parts.spki).map_err(|e| format!("certificate key: {e}"))?;
         let signature = parsed
             .signature()
             .as_bytes()
@@ -153,7 +155,11 @@ impl Leaf {
         let identity = san_identity(&cert);
         let issuer = cert
             .extension(&FULCIO_ISSUER_V2)
-            .and_then(|v| Utf8StringRef::from_der(v).ok().map(|s| s.as_str().to_string()))
+            .and_then(|v| {
+                Utf8StringRef::from_der(v)
+                    .ok()
+                    .map(|s| s.as_str().to_string())
+            })
             .or_else(|| {
                 cert.extension(&FULCIO_ISSUER_V1)
                     .and_then(|v| std::str::from_utf8(v).ok().map(str::to_string))
@@ -180,8 +186,11 @@ impl Leaf {
             )));
         }
         let mut tried = 0;
+        let mut found: Option<Rejection> = None;
         for ca in &root.cas {
-            let Some(issuer) = ca.chain.first() else { continue };
+            let Some(issuer) = ca.chain.first() else {
+                continue;
+            };
             if !ca.valid_for.contains_secs(t) || !ca.chain_signatures_ok {
                 continue;
             }
@@ -190,28 +199,31 @@ impl Leaf {
                 continue;
             }
             if let Some(expired) = ca.chain.iter().find(|c| !c.valid_at(t)) {
-                return Err(Rejection(format!(
+                found = Some(Rejection(format!(
                     "CA certificate of {} was not valid at the signing time {} (valid {}..{})",
                     ca.uri,
                     fmt_time(t),
                     fmt_time(expired.not_before),
                     fmt_time(expired.not_after)
                 )));
+                continue;
             }
             if !root.ctlogs.is_empty() {
                 verify_sct(cert, issuer, root)?;
             }
             return Ok(());
         }
-        Err(Rejection(if tried == 0 {
-            format!(
-                "the trust root has no Fulcio CA valid at the signing time {}",
-                fmt_time(t)
-            )
-        } else {
-            "the certificate does not chain to a Fulcio CA of the trust root (another Sigstore \
-             instance, or a forged certificate)"
-                .into()
+        Err(found.unwrap_or_else(|| {
+            Rejection(if tried == 0 {
+                format!(
+                    "the trust root has no Fulcio CA valid at the signing time {}",
+                    fmt_time(t)
+                )
+            } else {
+                "the certificate does not chain to a Fulcio CA of the trust root (another \
+                 Sigstore instance, or a forged certificate)"
+                    .into()
+            })
         }))
     }
 
@@ -238,7 +250,10 @@ impl Leaf {
         }
         for ext in tbs.extensions().into_iter().flatten() {
             if ext.critical && !KNOWN_CRITICAL.contains(&ext.extn_id.to_string().as_str()) {
-                return Err(bad(&format!("has an unknown critical extension {}", ext.extn_id)));
+                return Err(bad(&format!(
+                    "has an unknown critical extension {}",
+                    ext.extn_id
+                )));
             }
         }
         Ok(())
@@ -297,7 +312,12 @@ fn verify_sct(leaf: &Cert, issuer: &Cert, root: &TrustRoot) -> Result<(), Reject
 }
 
 /// `Some(true)` if this serialized SCT verifies.
-fn check_one_sct(sct: &[u8], tbs: &[u8], issuer_key_hash: &[u8; 32], root: &TrustRoot) -> Option<bool> {
+fn check_one_sct(
+    sct: &[u8],
+    tbs: &[u8],
+    issuer_key_hash: &[u8; 32],
+    root: &TrustRoot,
+) -> Option<bool> {
     let mut r = Reader(sct);
     let version = r.u8()?;
     let log_id = r.take(32)?;
@@ -353,6 +373,9 @@ impl<'a> Reader<'a> {
 pub(crate) fn fmt_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| format!("@{t}"))
 }

@@ -45,9 +45,8 @@ struct StatementSubject {
 
 /// Checks that an in-toto Statement names `digest` among its subjects; returns its predicateType.
 pub(crate) fn check_statement(payload: &[u8], digest: &Digest) -> Result<String, Rejection> {
-    let st: Statement = serde_json::from_slice(payload).map_err(|e| {
-        Rejection(format!("the DSSE payload is not an in-toto Statement: {e}"))
-    })?;
+    let st: Statement = serde_json::from_slice(payload)
+        .map_err(|e| Rejection(format!("the DSSE payload is not an in-toto Statement: {e}")))?;
     if st.type_ != STATEMENT_V1 && st.type_ != STATEMENT_V01 {
         return Err(Rejection(format!(
             "the DSSE payload has _type `{}`, not an in-toto Statement v1 or v0.1",
@@ -55,12 +54,15 @@ pub(crate) fn check_statement(payload: &[u8], digest: &Digest) -> Result<String,
         )));
     }
     if st.subject.len() > MAX_SUBJECTS {
-        return Err(Rejection("the in-toto Statement has too many subjects".into()));
+        return Err(Rejection(
+            "the in-toto Statement has too many subjects".into(),
+        ));
     }
-    let found = st
-        .subject
-        .iter()
-        .any(|s| s.digest.get("sha256").is_some_and(|h| h.eq_ignore_ascii_case(digest.hex())));
+    let found = st.subject.iter().any(|s| {
+        s.digest
+            .get("sha256")
+            .is_some_and(|h| h.eq_ignore_ascii_case(digest.hex()))
+    });
     if !found {
         let named: Vec<String> = st
             .subject

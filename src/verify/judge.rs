@@ -7,7 +7,7 @@ use std::cell::OnceCell;
 
 use crate::policy::authority::{Authority, Identity, TlogRequirement};
 
-use super::certificate::Leaf;
+use super::certificate::{fmt_time, Leaf};
 use super::keys::PublicKey;
 use super::rekor::{Signer, Subject, VerifiedEntry};
 use super::trust_root::TrustRoot;
@@ -38,6 +38,9 @@ pub(crate) struct Material {
     /// The Fulcio leaf, for keyless signatures.
     pub leaf: Option<Leaf>,
     pub tlog: Tlog,
+    /// Times claimed by RFC 3161 timestamps, not verified yet: each must still lie inside the
+    /// certificate's validity, or the artifact contradicts itself and is refused.
+    pub claimed_times: Vec<i64>,
 }
 
 impl Material {
@@ -109,7 +112,8 @@ fn judge_key(
         }
         Tlog::Absent => (None, None),
         Tlog::Verified(e) => {
-            e.body.binds(&m.subject(), &m.signature, &Signer::Key(key))?;
+            e.body
+                .binds(&m.subject(), &m.signature, &Signer::Key(key))?;
             (Some(e.log_index), e.integrated_time)
         }
     };
@@ -143,7 +147,9 @@ fn judge_keyless(
         Rejection("the certificate names no identity (no URI, email or username SAN)".into())
     })?;
     let issuer = leaf.issuer.as_deref().ok_or_else(|| {
-        Rejection("the certificate names no OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8)".into())
+        Rejection(
+            "the certificate names no OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8)".into(),
+        )
     })?;
     if !subject_matcher.matches(identity) {
         return Err(Rejection(format!(
@@ -170,7 +176,18 @@ fn judge_keyless(
     let facts = facts.get_or_init(|| KeylessFacts {
         signature_ok: m.verifies_with(&leaf.cert.key),
         trust: match entry.integrated_time {
-            Some(t) => leaf.verify_at(root, t),
+            Some(t) => leaf.verify_at(root, t).and_then(|()| {
+                match m.claimed_times.iter().find(|&&c| !leaf.cert.valid_at(c)) {
+                    None => Ok(()),
+                    Some(&c) => Err(Rejection(format!(
+                        "the bundle's RFC 3161 timestamp claims {}, outside the certificate's \
+                         validity {}..{}",
+                        fmt_time(c),
+                        fmt_time(leaf.cert.not_before),
+                        fmt_time(leaf.cert.not_after)
+                    ))),
+                }
+            }),
             None => Err(Rejection(
                 "the transparency-log entry has no signed entry timestamp, so the signing time \
                  is unproven (RFC 3161 timestamps are not supported yet)"

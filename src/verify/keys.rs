@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self as sig, ParsedPublicKey, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::{
+    self as sig, ParsedPublicKey, UnparsedPublicKey, VerificationAlgorithm,
+};
 use const_oid::ObjectIdentifier;
 use x509_cert::der::Decode as _;
 use x509_cert::spki::SubjectPublicKeyInfoRef;
@@ -54,7 +56,11 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({:?} {})", self.inner.kind, self.inner.fingerprint)
+        write!(
+            f,
+            "PublicKey({:?} {})",
+            self.inner.kind, self.inner.fingerprint
+        )
     }
 }
 
@@ -75,7 +81,8 @@ impl PublicKey {
         match blocks.as_slice() {
             [der] => PublicKey::from_spki_der(der),
             [] => Err(VerifyError::Key(
-                "no `-----BEGIN PUBLIC KEY-----` block (a SubjectPublicKeyInfo PEM is expected)".into(),
+                "no `-----BEGIN PUBLIC KEY-----` block (a SubjectPublicKeyInfo PEM is expected)"
+                    .into(),
             )),
             _ => Err(VerifyError::Key("more than one PUBLIC KEY block".into())),
         }
@@ -189,7 +196,12 @@ impl PublicKey {
 
     /// Verifies an X.509 signature made with algorithm `alg_oid` (the certificate's
     /// `signatureAlgorithm`) over `message`.
-    pub(crate) fn verify_x509(&self, alg_oid: &ObjectIdentifier, message: &[u8], signature: &[u8]) -> bool {
+    pub(crate) fn verify_x509(
+        &self,
+        alg_oid: &ObjectIdentifier,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
         let alg: &'static dyn VerificationAlgorithm = match (self.inner.kind, *alg_oid) {
             (KeyKind::P256, ECDSA_SHA256) | (KeyKind::P384, ECDSA_SHA384) => {
                 return self.inner.default.verify_sig(message, signature).is_ok();
@@ -247,7 +259,10 @@ mod tests {
     fn parses_ed25519_and_rejects_junk() {
         let ed = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAt8rlp1knGwjfbcXAYPYAkn0XiLz1x8O4t0YkEhie244=\n-----END PUBLIC KEY-----\n";
         assert_eq!(PublicKey::from_pem(ed).unwrap().kind(), KeyKind::Ed25519);
-        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----").is_err());
+        assert!(
+            PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----")
+                .is_err()
+        );
         assert!(PublicKey::from_pem("hello").is_err());
     }
 

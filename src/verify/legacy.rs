@@ -63,8 +63,11 @@ pub(crate) fn prepare(
     if sig.payload.len() > MAX_PAYLOAD_LEN {
         return Err(reject("the signed payload is larger than 1 MiB"));
     }
-    let payload: SimpleSigning = serde_json::from_slice(&sig.payload)
-        .map_err(|e| reject(format!("the signed payload is not cosign simple-signing JSON: {e}")))?;
+    let payload: SimpleSigning = serde_json::from_slice(&sig.payload).map_err(|e| {
+        reject(format!(
+            "the signed payload is not cosign simple-signing JSON: {e}"
+        ))
+    })?;
     if payload.critical.type_ != SIGNATURE_TYPE {
         return Err(reject(format!(
             "the signed payload has type `{}`, not `{SIGNATURE_TYPE}`",
@@ -82,9 +85,11 @@ pub(crate) fn prepare(
         .map_err(|_| reject("the signature annotation is not base64"))?;
     let leaf = match &sig.certificate {
         None => None,
-        Some(pem) => Some(Leaf::new(
-            Cert::from_pem(pem).map_err(|e| reject(format!("the certificate annotation: {e}")))?,
-        )),
+        Some(pem) => {
+            Some(Leaf::new(Cert::from_pem(pem).map_err(|e| {
+                reject(format!("the certificate annotation: {e}"))
+            })?))
+        }
     };
     if let Some(chain) = &sig.chain {
         // Trust comes from the trust root only; the chain is parsed to bound and sanity-check it.
@@ -104,6 +109,7 @@ pub(crate) fn prepare(
         signature,
         leaf,
         tlog,
+        claimed_times: Vec::new(),
     })
 }
 

@@ -24,6 +24,7 @@ mod judge;
 mod keys;
 mod legacy;
 mod rekor;
+mod timestamp;
 mod trust_root;
 
 #[cfg(test)]

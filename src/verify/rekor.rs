@@ -63,15 +63,19 @@ pub(crate) fn verify_entry(
             hex::encode(e.log_id)
         ))
     })?;
-    let key = log
-        .key
-        .as_ref()
-        .ok_or_else(|| reject(format!("the key of log {} is of an unsupported type", log.base_url)))?;
+    let key = log.key.as_ref().ok_or_else(|| {
+        reject(format!(
+            "the key of log {} is of an unsupported type",
+            log.base_url
+        ))
+    })?;
     let body = B64
         .decode(e.body_b64)
         .map_err(|_| reject("the transparency-log entry body is not valid base64"))?;
     if body.len() > MAX_BODY_LEN {
-        return Err(reject("the transparency-log entry body is larger than 256 KiB"));
+        return Err(reject(
+            "the transparency-log entry body is larger than 256 KiB",
+        ));
     }
     let mut integrated_time = None;
     match (e.set, e.integrated_time) {
@@ -194,7 +198,9 @@ fn verify_inclusion(
         .ok_or_else(|| reject("the inclusion proof has no signed checkpoint"))?;
     if let Some(t) = integrated_time {
         if !log.valid_for.contains_secs(t) {
-            return Err(reject("the log key was not valid at the entry's integration time"));
+            return Err(reject(
+                "the log key was not valid at the entry's integration time",
+            ));
         }
     }
     let cp = verify_checkpoint(note, log, key)?;
@@ -219,7 +225,10 @@ fn verify_checkpoint(note: &str, log: &LogKey, key: &PublicKey) -> Result<Checkp
     let sigs = note.get(split + 2..).ok_or_else(bad)?;
     let mut lines = text.lines();
     let _origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(bad)?;
-    let size = lines.next().and_then(|s| s.parse::<u64>().ok()).ok_or_else(bad)?;
+    let size = lines
+        .next()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(bad)?;
     let root = lines
         .next()
         .and_then(|r| B64.decode(r).ok())
@@ -232,7 +241,10 @@ fn verify_checkpoint(note: &str, log: &LogKey, key: &PublicKey) -> Result<Checkp
         .filter_map(|l| l.strip_prefix("\u{2014} "))
         .filter_map(|l| l.rsplit_once(' '))
         .filter_map(|(_name, b)| B64.decode(b).ok())
-        .any(|raw| raw.get(..4) == Some(hint) && raw.get(4..).is_some_and(|s| key.verify(text.as_bytes(), s)));
+        .any(|raw| {
+            raw.get(..4) == Some(hint)
+                && raw.get(4..).is_some_and(|s| key.verify(text.as_bytes(), s))
+        });
     if !verified {
         return Err(reject(format!(
             "the checkpoint carries no valid signature by log {}",
@@ -344,7 +356,10 @@ struct IntotoSig {
 
 fn sha256_value(h: &HashValue) -> Result<Vec<u8>, Rejection> {
     if h.algorithm != "sha256" {
-        return Err(reject(format!("log entry hash algorithm `{}` is not sha256", h.algorithm)));
+        return Err(reject(format!(
+            "log entry hash algorithm `{}` is not sha256",
+            h.algorithm
+        )));
     }
     hex::decode(&h.value)
         .ok()
@@ -370,13 +385,11 @@ impl Body {
     fn parse(bytes: &[u8]) -> Result<Body, Rejection> {
         let raw: RawBody = serde_json::from_slice(bytes)
             .map_err(|e| reject(format!("the log entry body is not a Rekor entry: {e}")))?;
-        let spec_err = |e: serde_json::Error| {
-            reject(format!("the {} log entry is malformed: {e}", raw.kind))
-        };
+        let spec_err =
+            |e: serde_json::Error| reject(format!("the {} log entry is malformed: {e}", raw.kind));
         match (raw.kind.as_str(), raw.api_version.as_str()) {
             ("hashedrekord", "0.0.1") => {
-                let s: HashedRekordSpec =
-                    serde_json::from_value(raw.spec).map_err(spec_err)?;
+                let s: HashedRekordSpec = serde_json::from_value(raw.spec).map_err(spec_err)?;
                 Ok(Body::HashedRekord {
                     signature: B64
                         .decode(&s.signature.content)
@@ -417,7 +430,12 @@ impl Body {
                 }
                 Ok(Body::Envelope {
                     kind: "intoto",
-                    payload_sha256: s.content.payload_hash.as_ref().map(sha256_value).transpose()?,
+                    payload_sha256: s
+                        .content
+                        .payload_hash
+                        .as_ref()
+                        .map(sha256_value)
+                        .transpose()?,
                     signatures,
                 })
             }
@@ -429,7 +447,12 @@ impl Body {
     }
 
     /// Checks that this entry logs exactly `signature` by `signer` over `subject`.
-    pub fn binds(&self, subject: &Subject<'_>, signature: &[u8], signer: &Signer<'_>) -> Result<(), Rejection> {
+    pub fn binds(
+        &self,
+        subject: &Subject<'_>,
+        signature: &[u8],
+        signer: &Signer<'_>,
+    ) -> Result<(), Rejection> {
         match (self, subject) {
             (Body::HashedRekord { signature: s, verifier, sha256 }, Subject::Blob(hash)) => {
                 if sha256.as_slice() != *hash {
@@ -495,8 +518,14 @@ mod tests {
         let (l0, l1, l2) = (leaf(0), leaf(1), leaf(2));
         let n01 = hash_children(&l0, &l1);
         let root = hash_children(&n01, &l2);
-        assert_eq!(root_from_proof(0, 3, l0, &[l1.to_vec(), l2.to_vec()]), Some(root));
-        assert_eq!(root_from_proof(1, 3, l1, &[l0.to_vec(), l2.to_vec()]), Some(root));
+        assert_eq!(
+            root_from_proof(0, 3, l0, &[l1.to_vec(), l2.to_vec()]),
+            Some(root)
+        );
+        assert_eq!(
+            root_from_proof(1, 3, l1, &[l0.to_vec(), l2.to_vec()]),
+            Some(root)
+        );
         assert_eq!(root_from_proof(2, 3, l2, &[n01.to_vec()]), Some(root));
         assert_ne!(root_from_proof(2, 3, l1, &[n01.to_vec()]), Some(root));
         assert_eq!(root_from_proof(3, 3, l2, &[n01.to_vec()]), None);

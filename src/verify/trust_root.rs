@@ -135,8 +135,7 @@ fn validity(range: Option<&RawRange>, what: &str) -> Result<Validity, VerifyErro
             .map(|t| t.unix_timestamp_nanos())
             .map_err(|e| VerifyError::TrustRoot(format!("{what}: validFor time `{s}`: {e}")))
     };
-    let range =
-        range.ok_or_else(|| VerifyError::TrustRoot(format!("{what} has no validFor")))?;
+    let range = range.ok_or_else(|| VerifyError::TrustRoot(format!("{what} has no validFor")))?;
     let start = range
         .start
         .as_deref()
@@ -144,7 +143,9 @@ fn validity(range: Option<&RawRange>, what: &str) -> Result<Validity, VerifyErro
     let start_ns = parse(start)?;
     let end_ns = range.end.as_deref().map(parse).transpose()?;
     if end_ns.is_some_and(|end| end < start_ns) {
-        return Err(VerifyError::TrustRoot(format!("{what}: validFor ends before it starts")));
+        return Err(VerifyError::TrustRoot(format!(
+            "{what}: validFor ends before it starts"
+        )));
     }
     Ok(Validity { start_ns, end_ns })
 }
@@ -183,7 +184,9 @@ impl TrustRoot {
             .map_err(|e| VerifyError::TrustRoot(format!("not a trusted_root.json: {e}")))?;
         if let Some(mt) = &raw.media_type {
             if !mt.starts_with("application/vnd.dev.sigstore.trustedroot") {
-                return Err(VerifyError::TrustRoot(format!("unexpected mediaType `{mt}`")));
+                return Err(VerifyError::TrustRoot(format!(
+                    "unexpected mediaType `{mt}`"
+                )));
             }
         }
         let tlogs = raw
@@ -207,7 +210,9 @@ impl TrustRoot {
                 chain.push(cert);
             }
             if chain.is_empty() {
-                return Err(VerifyError::TrustRoot(format!("{what} has no certificates")));
+                return Err(VerifyError::TrustRoot(format!(
+                    "{what} has no certificates"
+                )));
             }
             let chain_signatures_ok = chain
                 .windows(2)
@@ -238,7 +243,11 @@ mod tests {
     use super::*;
 
     fn vectors(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../shared/vectors/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!(
+            "{}/../shared/vectors/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -248,7 +257,8 @@ mod tests {
         assert!(root.ctlogs.len() >= 2);
         assert!(root.cas.len() >= 2);
         assert!(root.cas.iter().all(|c| c.chain_signatures_ok));
-        let rekor = hex::decode("c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d").unwrap();
+        let rekor = hex::decode("c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d")
+            .unwrap();
         let log = root.tlog(&rekor).unwrap();
         assert!(log.key.is_some());
         assert!(log.valid_for.contains_secs(1_717_082_297));

@@ -44,7 +44,10 @@ fn pushed_image_resolves_by_tag_and_serves_its_blobs() {
     let reg = TestRegistry::start();
     let url = reg.url();
     let img = oci::push_image(&url, "team/app", "v1");
-    assert_eq!(oci::resolve(&url, "team/app", "v1"), Some(img.digest.clone()));
+    assert_eq!(
+        oci::resolve(&url, "team/app", "v1"),
+        Some(img.digest.clone())
+    );
     let m = oci::get_manifest(&url, "team/app", "v1").expect("manifest");
     assert_eq!(m.bytes, img.manifest_bytes);
     assert_eq!(m.digest, img.digest);
@@ -80,7 +83,12 @@ fn index_retag_and_derived_images() {
     let url = reg.url();
     let a = oci::push_image(&url, "multi", "amd64");
     let b = oci::push_image(&url, "multi", "arm64");
-    let idx = oci::push_index(&url, "multi", "latest", &[a.digest.clone(), b.digest.clone()]);
+    let idx = oci::push_index(
+        &url,
+        "multi",
+        "latest",
+        &[a.digest.clone(), b.digest.clone()],
+    );
     let m = oci::get_manifest(&url, "multi", "latest").expect("index");
     assert_eq!(m.digest, idx);
     assert_eq!(m.media_type, oci::OCI_INDEX);
@@ -94,7 +102,10 @@ fn index_retag_and_derived_images() {
     );
 
     oci::retag(&url, "multi", &a.digest, "stable");
-    assert_eq!(oci::resolve(&url, "multi", "stable"), Some(a.digest.clone()));
+    assert_eq!(
+        oci::resolve(&url, "multi", "stable"),
+        Some(a.digest.clone())
+    );
 
     let base = oci::push_image(&url, "base/os", "12");
     let derived = oci::push_image_with_layers(&url, "team/derived", "v1", &base.layers, 2);
@@ -119,7 +130,9 @@ fn keys_sign_and_verify() {
         let spki = &pem_decode_all(&key.public_pem())[0];
         assert_eq!(spki.as_slice(), key.public_spki_der());
         assert_eq!(spki_raw_public_key(spki), key.raw_public_key());
-        assert!(key.private_pem().starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(key
+            .private_pem()
+            .starts_with("-----BEGIN PRIVATE KEY-----\n"));
     }
 }
 
@@ -134,7 +147,10 @@ fn simple_signing_payload_is_byte_identical_to_cosign() {
         .parse()
         .unwrap();
     assert_eq!(
-        simple_signing_payload("index.docker.io/securesystemsengineering/testimage", &digest),
+        simple_signing_payload(
+            "index.docker.io/securesystemsengineering/testimage",
+            &digest
+        ),
         real
     );
     // The config blob digest of a one-layer .sig image in that dump is reproduced, too.
@@ -190,7 +206,11 @@ fn legacy_sig_manifest_is_fetchable_and_verifies() {
             .decode(&layer.annotations.as_ref().unwrap()[cosign::SIGNATURE_ANNOTATION])
             .unwrap();
         assert!(p256_verifies(&key.public_pem(), &payload, &sig));
-        let other = if std::ptr::eq(key, &alice) { &bob } else { &alice };
+        let other = if std::ptr::eq(key, &alice) {
+            &bob
+        } else {
+            &alice
+        };
         assert!(!p256_verifies(&other.public_pem(), &payload, &sig));
     }
 }
@@ -349,9 +369,11 @@ fn check_tlog_entry(log: &TransparencyLog, entry: &Value) {
         &payload
     ));
     let proof = &entry["inclusionProof"];
-    let mut hashes = proof["hashes"].as_array().unwrap().iter().map(|h| {
-        <[u8; 32]>::try_from(B64.decode(h.as_str().unwrap()).unwrap()).unwrap()
-    });
+    let mut hashes = proof["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| <[u8; 32]>::try_from(B64.decode(h.as_str().unwrap()).unwrap()).unwrap());
     let (root, used) = merkle_root_from_path(
         merkle_leaf_hash(&B64.decode(body_b64).unwrap()),
         proof["logIndex"].as_str().unwrap().parse().unwrap(),
@@ -449,9 +471,11 @@ fn bundle_fallback_index_lists_the_referrer() {
     let entry = &b["verificationMaterial"]["tlogEntries"][0];
     assert_eq!(entry["kindVersion"]["kind"], "dsse");
     check_tlog_entry(&ps.log, entry);
-    let body: Value =
-        serde_json::from_slice(&B64.decode(entry["canonicalizedBody"].as_str().unwrap()).unwrap())
-            .unwrap();
+    let body: Value = serde_json::from_slice(
+        &B64.decode(entry["canonicalizedBody"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         body["spec"]["payloadHash"]["value"],
         hex::encode(sha256(&statement))
@@ -500,9 +524,12 @@ fn statement_shape_matches_real_cosign_v3() {
         .decode(real["dsseEnvelope"]["payload"].as_str().unwrap())
         .unwrap();
     let v: Value = serde_json::from_slice(&real_statement).unwrap();
-    let digest: Digest = format!("sha256:{}", v["subject"][0]["digest"]["sha256"].as_str().unwrap())
-        .parse()
-        .unwrap();
+    let digest: Digest = format!(
+        "sha256:{}",
+        v["subject"][0]["digest"]["sha256"].as_str().unwrap()
+    )
+    .parse()
+    .unwrap();
     assert_eq!(
         cosign::cosign_statement(&digest, &StatementOptions::default()),
         real_statement
@@ -543,10 +570,8 @@ fn replay_registry_serves_the_connaisseur_dump() {
     }
 
     // Real cosign signatures verify with our raw verification (alice's key, from the dump).
-    let alice = std::fs::read_to_string(
-        replay::connaisseur_dump_dir().join("../../alice.key"),
-    )
-    .unwrap();
+    let alice =
+        std::fs::read_to_string(replay::connaisseur_dump_dir().join("../../alice.key")).unwrap();
     let sig = oci::get_manifest(
         &url,
         repo,

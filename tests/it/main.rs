@@ -4,3 +4,5 @@ mod common;
 mod fixtures_selftest;
 mod http_api;
 mod registry_client;
+mod gate_harness;
+mod signatures_e2e;

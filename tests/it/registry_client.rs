@@ -92,7 +92,13 @@ impl Pusher {
         digest
     }
 
-    async fn manifest(&self, name: &str, reference: &str, media_type: &str, bytes: &[u8]) -> Digest {
+    async fn manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Digest {
         let resp = self
             .req(
                 reqwest::Method::PUT,
@@ -352,7 +358,10 @@ async fn an_index_resolves_to_the_index_digest() {
     .into_bytes();
     let idx = p.manifest("multi", "latest", OCI_INDEX, &index).await;
     let c = client_with(&[&reg.host], None);
-    let (d, mt) = c.resolve(&repo(&reg.host, "multi"), "latest").await.unwrap();
+    let (d, mt) = c
+        .resolve(&repo(&reg.host, "multi"), "latest")
+        .await
+        .unwrap();
     assert_eq!(d, idx);
     assert_ne!(d, amd);
     assert_eq!(mt, OCI_INDEX);
@@ -382,10 +391,15 @@ async fn a_manifest_or_blob_that_does_not_hash_to_its_digest_is_refused() {
     // The stub serves other bytes under the digest of `real`.
     content.manifests.insert(
         real.to_string(),
-        (OCI_MANIFEST.into(), br#"{"schemaVersion":2,"x":1}"#.to_vec()),
+        (
+            OCI_MANIFEST.into(),
+            br#"{"schemaVersion":2,"x":1}"#.to_vec(),
+        ),
     );
     let blob_digest = Digest::of(b"the blob");
-    content.blobs.insert(blob_digest.to_string(), b"another blob".to_vec());
+    content
+        .blobs
+        .insert(blob_digest.to_string(), b"another blob".to_vec());
     let host = stub_registry(content).await;
     let c = client_with(&[&host], None);
     let r = repo(&host, "lying");
@@ -405,7 +419,11 @@ async fn head_without_a_digest_falls_back_to_get_and_hashing() {
         if req.method() == Method::HEAD {
             return respond(StatusCode::METHOD_NOT_ALLOWED, &[], Vec::new());
         }
-        respond(StatusCode::OK, &[("content-type", OCI_MANIFEST.into())], body.to_vec())
+        respond(
+            StatusCode::OK,
+            &[("content-type", OCI_MANIFEST.into())],
+            body.to_vec(),
+        )
     })
     .await;
     let c = client_with(&[&host], None);
@@ -455,7 +473,12 @@ async fn blob_redirects_do_not_carry_registry_credentials_to_storage() {
         let expected = expected.clone();
         let storage = storage_host.clone();
         async move {
-            if req.headers().get("authorization").map(|v| v.to_str().unwrap()) != Some(&expected) {
+            if req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap())
+                != Some(&expected)
+            {
                 return respond(
                     StatusCode::UNAUTHORIZED,
                     &[("www-authenticate", "Basic realm=\"stub\"".into())],
@@ -464,7 +487,10 @@ async fn blob_redirects_do_not_carry_registry_credentials_to_storage() {
             }
             respond(
                 StatusCode::TEMPORARY_REDIRECT,
-                &[("location", format!("http://{storage}/bucket/object?sig=abc"))],
+                &[(
+                    "location",
+                    format!("http://{storage}/bucket/object?sig=abc"),
+                )],
                 Vec::new(),
             )
         }
@@ -480,9 +506,15 @@ async fn blob_redirects_do_not_carry_registry_credentials_to_storage() {
     // Storage over plain HTTP is refused unless listed.
     let c = client_with(&[&registry], Some(&cfg));
     let err = c.blob(&r, &digest, 1024).await.unwrap_err();
-    assert!(matches!(err, RegistryError::InsecureRefused { .. }), "{err}");
+    assert!(
+        matches!(err, RegistryError::InsecureRefused { .. }),
+        "{err}"
+    );
     let c = client_with(&[&registry, &storage], Some(&cfg));
-    assert_eq!(&c.blob(&r, &digest, 1024).await.unwrap()[..], b"stored bytes");
+    assert_eq!(
+        &c.blob(&r, &digest, 1024).await.unwrap()[..],
+        b"stored bytes"
+    );
     assert_eq!(seen_auth.lock().unwrap().as_slice(), &[None]);
 }
 
@@ -518,7 +550,10 @@ async fn basic_auth_from_docker_config_auths_right_and_wrong_password() {
     let err = c.resolve(&r, "v1").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{text}");
-    assert!(text.contains(&format!("docker login {}", reg.host)), "{text}");
+    assert!(
+        text.contains(&format!("docker login {}", reg.host)),
+        "{text}"
+    );
     assert!(text.contains("team/app"), "{text}");
     assert!(!text.contains("wrong-horse") && !format!("{err:?}").contains("wrong-horse"));
 
@@ -541,17 +576,19 @@ async fn bearer_token_flow_with_credentials_and_token_caching() {
         let expected_basic = expected_basic.clone();
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
-            let q: HashMap<String, String> = url::form_urlencoded::parse(
-                req.uri().query().unwrap_or("").as_bytes(),
-            )
-            .into_owned()
-            .collect();
+            let q: HashMap<String, String> =
+                url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
             assert_eq!(q.get("service").map(String::as_str), Some("stub-registry"));
             assert_eq!(
                 q.get("scope").map(String::as_str),
                 Some("repository:team/app:pull")
             );
-            if req.headers().get("authorization").map(|v| v.to_str().unwrap())
+            if req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap())
                 != Some(&expected_basic)
             {
                 return respond(StatusCode::UNAUTHORIZED, &[], b"{}".to_vec());
@@ -560,7 +597,9 @@ async fn bearer_token_flow_with_credentials_and_token_caching() {
             respond(
                 StatusCode::OK,
                 &[("content-type", "application/json".into())],
-                json!({"access_token": "tok-1", "expires_in": 300}).to_string().into_bytes(),
+                json!({"access_token": "tok-1", "expires_in": 300})
+                    .to_string()
+                    .into_bytes(),
             )
         }
     })
@@ -605,7 +644,10 @@ async fn bearer_token_flow_with_credentials_and_token_caching() {
     // A token realm over plain HTTP that is not listed as insecure is refused.
     let c = client_with(&[&registry_host], Some(&cfg));
     let err = c.resolve(&r, "v1").await.unwrap_err();
-    assert!(matches!(err, RegistryError::InsecureRefused { .. }), "{err}");
+    assert!(
+        matches!(err, RegistryError::InsecureRefused { .. }),
+        "{err}"
+    );
 
     // Wrong credentials: the token service refuses, and the error says what to do.
     let cfg = write_docker_config(
@@ -655,10 +697,17 @@ async fn credential_helpers_and_creds_store() {
     };
 
     // credHelpers entry for this registry.
-    let cfg = write_docker_config(dir.path(), json!({"credHelpers": {reg.host.clone(): "test"}}));
+    let cfg = write_docker_config(
+        dir.path(),
+        json!({"credHelpers": {reg.host.clone(): "test"}}),
+    );
     assert_eq!(client(&cfg).resolve(&r, "v1").await.unwrap().0, digest);
     let asked = std::fs::read_to_string(helpers.path().join("asked")).unwrap();
-    assert_eq!(asked.trim(), reg.host, "the helper is asked about the registry host");
+    assert_eq!(
+        asked.trim(),
+        reg.host,
+        "the helper is asked about the registry host"
+    );
 
     // credsStore as the default for every registry.
     let cfg = write_docker_config(dir.path(), json!({"credsStore": "test"}));
@@ -671,9 +720,15 @@ async fn credential_helpers_and_creds_store() {
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
 
     // A helper that is not installed is named in the error.
-    let cfg = write_docker_config(dir.path(), json!({"credHelpers": {reg.host.clone(): "absent"}}));
+    let cfg = write_docker_config(
+        dir.path(),
+        json!({"credHelpers": {reg.host.clone(): "absent"}}),
+    );
     let err = client(&cfg).resolve(&r, "v1").await.unwrap_err();
-    assert!(err.to_string().contains("docker-credential-absent"), "{err}");
+    assert!(
+        err.to_string().contains("docker-credential-absent"),
+        "{err}"
+    );
 
     // A malformed docker config is an error, not "no credentials".
     std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
@@ -753,7 +808,9 @@ async fn push_bundle_referrer(
     })
     .to_string()
     .into_bytes();
-    let d = p.manifest(name, Digest::of(&m).as_str(), OCI_MANIFEST, &m).await;
+    let d = p
+        .manifest(name, Digest::of(&m).as_str(), OCI_MANIFEST, &m)
+        .await;
     (d, m.len())
 }
 
@@ -784,7 +841,13 @@ async fn collects_bundles_through_the_referrers_tag_fallback() {
         .await;
 
     let c = client_with(&[&reg.host], None);
-    let got = collect(&c, &repo(&reg.host, "team/app"), &image, &CollectLimits::default()).await;
+    let got = collect(
+        &c,
+        &repo(&reg.host, "team/app"),
+        &image,
+        &CollectLimits::default(),
+    )
+    .await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     assert_eq!(got.artifacts.len(), 1, "{:?}", got.notes);
     let SignatureArtifact::Bundle(b) = &got.artifacts[0] else {
@@ -792,7 +855,11 @@ async fn collects_bundles_through_the_referrers_tag_fallback() {
     };
     assert_eq!(b.json, bundle);
     assert_eq!(b.media_type, BUNDLE_V03);
-    assert!(b.source.contains(good.as_str()) && b.source.contains("tag fallback"), "{}", b.source);
+    assert!(
+        b.source.contains(good.as_str()) && b.source.contains("tag fallback"),
+        "{}",
+        b.source
+    );
     let notes = got.notes.join("\n");
     assert!(
         notes.contains(&format!(
@@ -801,8 +868,14 @@ async fn collects_bundles_through_the_referrers_tag_fallback() {
         )),
         "{notes}"
     );
-    assert!(notes.contains(&format!("{stray}")) && notes.contains("skipped"), "{notes}");
-    assert!(notes.contains(&format!("tag {}: not found", image.cosign_tag(".sig"))), "{notes}");
+    assert!(
+        notes.contains(&format!("{stray}")) && notes.contains("skipped"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(&format!("tag {}: not found", image.cosign_tag(".sig"))),
+        "{notes}"
+    );
 }
 
 #[tokio::test]
@@ -842,7 +915,13 @@ async fn collects_legacy_sig_layers_with_their_annotations() {
         .await;
 
     let c = client_with(&[&reg.host], None);
-    let got = collect(&c, &repo(&reg.host, "team/app"), &image, &CollectLimits::default()).await;
+    let got = collect(
+        &c,
+        &repo(&reg.host, "team/app"),
+        &image,
+        &CollectLimits::default(),
+    )
+    .await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     let legacy: Vec<_> = got
         .artifacts
@@ -869,8 +948,14 @@ async fn collects_legacy_sig_layers_with_their_annotations() {
     assert_eq!(legacy[1].signature, "MEUCIQsig2");
     assert!(legacy[1].certificate.is_none() && legacy[1].rekor_bundle.is_none());
     let notes = got.notes.join("\n");
-    assert!(notes.contains(&format!("tag {}: 3 layers", image.cosign_tag(".sig"))), "{notes}");
-    assert!(notes.contains("layer 2: no dev.cosignproject.cosign/signature"), "{notes}");
+    assert!(
+        notes.contains(&format!("tag {}: 3 layers", image.cosign_tag(".sig"))),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("layer 2: no dev.cosignproject.cosign/signature"),
+        "{notes}"
+    );
 
     // The bound: one artifact at most, and the notes say more were there.
     let limits = CollectLimits {
@@ -879,13 +964,21 @@ async fn collects_legacy_sig_layers_with_their_annotations() {
     };
     let got = collect(&c, &repo(&reg.host, "team/app"), &image, &limits).await;
     assert_eq!(got.artifacts.len(), 1);
-    assert!(got.notes.join("\n").contains("over the limit of 1"), "{:?}", got.notes);
+    assert!(
+        got.notes.join("\n").contains("over the limit of 1"),
+        "{:?}",
+        got.notes
+    );
 }
 
 #[tokio::test]
 async fn collects_bundles_through_the_referrers_api_across_pages() {
     let mut content = StubContent::default();
-    let image = content.add_manifest(Some("v1"), OCI_MANIFEST, br#"{"schemaVersion":2,"image":1}"#.to_vec());
+    let image = content.add_manifest(
+        Some("v1"),
+        OCI_MANIFEST,
+        br#"{"schemaVersion":2,"image":1}"#.to_vec(),
+    );
     let mut referrer = |bundle: &[u8], subject: &Digest| {
         let empty = content.add_blob(b"{}");
         let bd = content.add_blob(bundle);
@@ -922,7 +1015,13 @@ async fn collects_bundles_through_the_referrers_api_across_pages() {
         .collect();
     assert_eq!(jsons, ["{\"bundle\":1}", "{\"bundle\":2}"]);
     assert!(got.artifacts[0].source().contains("referrers API"));
-    assert!(got.notes.iter().any(|n| n.starts_with("referrers API: 3 referrers")), "{:?}", got.notes);
+    assert!(
+        got.notes
+            .iter()
+            .any(|n| n.starts_with("referrers API: 3 referrers")),
+        "{:?}",
+        got.notes
+    );
 }
 
 #[tokio::test]
@@ -935,21 +1034,35 @@ async fn a_registry_error_while_looking_is_reported_not_read_as_unsigned() {
     ));
     let host = stub_registry(content).await;
     let c = client_with(&[&host], None);
-    let got = collect(&c, &repo(&host, "team/app"), &image, &CollectLimits::default()).await;
+    let got = collect(
+        &c,
+        &repo(&host, "team/app"),
+        &image,
+        &CollectLimits::default(),
+    )
+    .await;
     assert!(got.artifacts.is_empty());
     assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
     let e = &got.errors[0];
-    assert!(e.contains(&image.cosign_tag(".sig")) && e.contains("HTTP 500"), "{e}");
+    assert!(
+        e.contains(&image.cosign_tag(".sig")) && e.contains("HTTP 500"),
+        "{e}"
+    );
 
     // A referrers API that fails is an error too, not "no referrers".
     let mut content = StubContent::default();
-    content.fail.push((
-        format!("/referrers/{image}"),
-        StatusCode::BAD_GATEWAY,
-    ));
+    content
+        .fail
+        .push((format!("/referrers/{image}"), StatusCode::BAD_GATEWAY));
     let host = stub_registry(content).await;
     let c = client_with(&[&host], None);
-    let got = collect(&c, &repo(&host, "team/app"), &image, &CollectLimits::default()).await;
+    let got = collect(
+        &c,
+        &repo(&host, "team/app"),
+        &image,
+        &CollectLimits::default(),
+    )
+    .await;
     assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
     assert!(got.errors[0].contains("HTTP 502"), "{:?}", got.errors);
 }

@@ -252,7 +252,9 @@ fn der_tlv(b: &[u8]) -> (u8, &[u8], &[u8]) {
         (b[1] as usize, 2)
     } else {
         let n = (b[1] & 0x7f) as usize;
-        let len = b[2..2 + n].iter().fold(0usize, |a, &x| (a << 8) | x as usize);
+        let len = b[2..2 + n]
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | x as usize);
         (len, 2 + n)
     };
     (tag, &b[hdr..hdr + len], &b[hdr + len..])
@@ -529,9 +531,10 @@ pub fn dsse_bundle_v03(
     };
     if let Some(t) = tlog {
         let body = super::private_sigstore::dsse_body(&envelope, &[verifier_pem.as_str()]);
-        vm["tlogEntries"] = json!([t
-            .log
-            .tlog_entry(&body, "dsse", t.integrated_time, t.log_index)]);
+        vm["tlogEntries"] =
+            json!([t
+                .log
+                .tlog_entry(&body, "dsse", t.integrated_time, t.log_index)]);
     }
     serde_json::to_string(&json!({
         "mediaType": BUNDLE_V03_MEDIA_TYPE,
@@ -645,7 +648,9 @@ pub fn attach_bundle_via_tag_fallback(
     entry.annotations = Some(annotations);
     let tag = referrers_tag(image_digest);
     let mut index = match oci::get_manifest(url, repo, &tag) {
-        Some(existing) => serde_json::from_slice::<Index>(&existing.bytes).expect("referrers index"),
+        Some(existing) => {
+            serde_json::from_slice::<Index>(&existing.bytes).expect("referrers index")
+        }
         None => Index::oci(Vec::new()),
     };
     index.manifests.retain(|d| d.digest != referrer);

@@ -242,11 +242,7 @@ pub fn push_manifest(
         body_string(&mut resp)
     );
     if let Some(served) = header(&resp, "docker-content-digest") {
-        assert_eq!(
-            served,
-            digest.as_str(),
-            "registry digest differs from ours"
-        );
+        assert_eq!(served, digest.as_str(), "registry digest differs from ours");
     }
     digest
 }
@@ -453,7 +449,12 @@ fn push_image_from_layers(url: &str, repo: &str, tag: &str, layers: Vec<Layer>) 
 /// A small random single-platform image (OCI manifest, OCI config, one gzipped and one plain tar
 /// layer) pushed as `repo:tag`. Each call makes a new digest.
 pub fn push_image(url: &str, repo: &str, tag: &str) -> ImageRefs {
-    push_image_from_layers(url, repo, tag, vec![random_layer(true), random_layer(false)])
+    push_image_from_layers(
+        url,
+        repo,
+        tag,
+        vec![random_layer(true), random_layer(false)],
+    )
 }
 
 /// An image built "FROM" a base: the base's layers first (pushed into `repo` again, so the base

@@ -13,8 +13,8 @@ use shipgate::reference::Digest;
 use time::OffsetDateTime;
 
 use super::cosign::{
-    self, b64, pem_encode, sha256, LegacyLayer, SigningKey,
-    StatementOptions, TlogParams, VerificationMaterial,
+    self, b64, pem_encode, sha256, LegacyLayer, SigningKey, StatementOptions, TlogParams,
+    VerificationMaterial,
 };
 
 /// Fulcio's OIDC issuer extension (v2): DER UTF8String of the issuer URL.
@@ -22,7 +22,8 @@ pub const OID_FULCIO_ISSUER_V2: &[u64] = &[1, 3, 6, 1, 4, 1, 57264, 1, 8];
 /// Fulcio's legacy OIDC issuer extension (v1): the raw bytes of the issuer URL.
 pub const OID_FULCIO_ISSUER_V1: &[u64] = &[1, 3, 6, 1, 4, 1, 57264, 1, 1];
 /// The trusted root media type.
-pub const TRUSTED_ROOT_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 
 /// The start of the validity of the test CA and log (well before any time a test uses).
 pub fn epoch_start() -> OffsetDateTime {

@@ -68,7 +68,10 @@ fn load(dir: &Path, repo: &str) -> Dump {
             std::fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display()))
         {
             let path = entry.expect("dir entry").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if let Some(stem) = name.strip_suffix(".json") {
                 let bytes = std::fs::read(&path).expect("read dump file");
                 out.push((stem.to_string(), bytes));
@@ -180,7 +183,8 @@ impl Drop for ReplayRegistry {
 }
 
 fn error(status: StatusCode, code: &str, message: &str, detail: &str) -> Response<Body> {
-    let body = serde_json::json!({"errors": [{"code": code, "message": message, "detail": detail}]});
+    let body =
+        serde_json::json!({"errors": [{"code": code, "message": message, "detail": detail}]});
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
@@ -272,7 +276,12 @@ async fn handle(State(dump): State<Arc<Dump>>, req: Request<Body>) -> Response<B
         }
         return match dump.blobs.get(digest) {
             Some(b) => content(b, "application/octet-stream", digest, head),
-            None => error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry", digest),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "BLOB_UNKNOWN",
+                "blob unknown to registry",
+                digest,
+            ),
         };
     }
     error(StatusCode::NOT_FOUND, "NOT_FOUND", "not found", &path)
