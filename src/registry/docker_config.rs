@@ -324,7 +324,7 @@ mod tests {
         let err = cfg.inline_for("bad.io").unwrap_err().to_string();
         assert!(err.contains("docker login"), "{err}");
         assert_eq!(cfg.helper_for("gcr.io"), Some("gcloud"));
-        assert_eq!(format!("{:?}", cfg.auths["ghcr.io"]).contains("pw"), false);
+        assert!(!format!("{:?}", cfg.auths["ghcr.io"]).contains("pw"));
     }
 
     #[test]

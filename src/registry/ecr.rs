@@ -2,6 +2,7 @@
 //! tests (and other environments) need no AWS.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -80,11 +81,16 @@ pub fn decode_token(token: &str) -> Option<Credentials> {
     Some(Credentials::new(user, pass))
 }
 
+/// Adjusts the SDK configuration loader (endpoint, credentials provider, …).
+pub type LoaderHook =
+    Arc<dyn Fn(aws_config::ConfigLoader) -> aws_config::ConfigLoader + Send + Sync>;
+
 /// `GetAuthorizationToken` through the AWS SDK with the standard credential chain, in the
 /// region named by the registry host. `AWS_ENDPOINT_URL(_ECR)` is honoured by the SDK itself.
 #[derive(Default)]
 pub struct AwsEcrTokens {
     clients: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
+    hook: Option<LoaderHook>,
 }
 
 impl AwsEcrTokens {
@@ -92,15 +98,26 @@ impl AwsEcrTokens {
         AwsEcrTokens::default()
     }
 
+    /// Like `new`, with `hook` applied to the SDK's configuration loader (after the region is
+    /// set), e.g. to pin an endpoint or a credentials provider.
+    pub fn with_loader_hook(hook: LoaderHook) -> AwsEcrTokens {
+        AwsEcrTokens {
+            clients: Mutex::default(),
+            hook: Some(hook),
+        }
+    }
+
     async fn client(&self, region: &str) -> aws_sdk_ecr::Client {
         let mut clients = self.clients.lock().await;
         if let Some(c) = clients.get(region) {
             return c.clone();
         }
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()));
+        if let Some(hook) = &self.hook {
+            loader = hook(loader);
+        }
+        let config = loader.load().await;
         let client = aws_sdk_ecr::Client::new(&config);
         clients.insert(region.to_string(), client.clone());
         client

@@ -13,7 +13,7 @@ mod transport;
 
 pub use auth::Credentials;
 pub use client::{RegistryClient, RegistryConfig};
-pub use ecr::{AwsEcrTokens, EcrAuthorization, EcrHost, EcrTokens};
+pub use ecr::{AwsEcrTokens, EcrAuthorization, EcrHost, EcrTokens, LoaderHook};
 pub use error::RegistryError;
 
 use std::collections::BTreeMap;

@@ -6,3 +6,4 @@ mod http_api;
 mod registry_client;
 mod gate_harness;
 mod signatures_e2e;
+mod vectors;

@@ -1066,3 +1066,67 @@ async fn a_registry_error_while_looking_is_reported_not_read_as_unsigned() {
     assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
     assert!(got.errors[0].contains("HTTP 502"), "{:?}", got.errors);
 }
+
+/// The real `AwsEcrTokens` (AWS SDK) against a loopback stub of ECR's JSON API: the token is
+/// decoded and its expiry read; static credentials keep the SDK off the instance metadata service.
+#[tokio::test]
+async fn aws_sdk_ecr_tokens_against_a_stub_endpoint() {
+    use shipgate::registry::AwsEcrTokens;
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let log = seen.clone();
+    let endpoint = serve(move |req: Request| {
+        let log = log.clone();
+        async move {
+            let target = req
+                .headers()
+                .get("x-amz-target")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            log.lock().unwrap().push((target, auth));
+            respond(
+                StatusCode::OK,
+                &[("content-type", "application/x-amz-json-1.1".into())],
+                json!({"authorizationData": [{
+                    "authorizationToken": b64("AWS:ecr-password"),
+                    "expiresAt": 4102444800.0,
+                    "proxyEndpoint": "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+                }]})
+                .to_string()
+                .into_bytes(),
+            )
+        }
+    })
+    .await;
+    let url = format!("http://{endpoint}");
+    let tokens = AwsEcrTokens::with_loader_hook(Arc::new(move |l| {
+        l.endpoint_url(url.clone())
+            .credentials_provider(aws_sdk_ecr::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+    }));
+    let host =
+        shipgate::registry::ecr::parse_ecr_host("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+            .unwrap();
+    let auth = tokens.authorization(&host).await.unwrap();
+    assert_eq!(auth.credentials, Credentials::new("AWS", "ecr-password"));
+    assert_eq!(
+        auth.expires_at,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(4102444800)
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].0,
+        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+    );
+    assert!(
+        seen[0].1.contains("AKIDTEST/") && seen[0].1.contains("/eu-west-1/ecr/"),
+        "{}",
+        seen[0].1
+    );
+}
