@@ -99,7 +99,8 @@ impl DecisionCache {
                     // does not cancel the evaluation others are waiting for.
                     let task = tokio::spawn(evaluate);
                     let f = async move {
-                        task.await.unwrap_or_else(|e| panic_decision(&e.to_string()))
+                        task.await
+                            .unwrap_or_else(|e| panic_decision(&e.to_string()))
                     }
                     .boxed()
                     .shared();
@@ -191,7 +192,9 @@ mod tests {
             assert!(h.await.unwrap().passed());
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        let again = cache.get_or_evaluate(key(1), async { decision(false) }).await;
+        let again = cache
+            .get_or_evaluate(key(1), async { decision(false) })
+            .await;
         assert!(again.passed() && again.cached);
         let s = cache.stats();
         assert_eq!((s.misses, s.coalesced + s.hits), (1, 8));
@@ -200,9 +203,15 @@ mod tests {
     #[tokio::test]
     async fn failures_expire_sooner_and_panics_become_errors() {
         let cache = DecisionCache::new(Duration::from_secs(60), Duration::ZERO, 10);
-        assert!(!cache.get_or_evaluate(key(2), async { decision(false) }).await.passed());
+        assert!(!cache
+            .get_or_evaluate(key(2), async { decision(false) })
+            .await
+            .passed());
         // Zero TTL for failures: the next call evaluates again.
-        assert!(cache.get_or_evaluate(key(2), async { decision(true) }).await.passed());
+        assert!(cache
+            .get_or_evaluate(key(2), async { decision(true) })
+            .await
+            .passed());
         let d = cache
             .get_or_evaluate(key(3), async { panic!("boom") })
             .await;
@@ -214,7 +223,9 @@ mod tests {
     async fn capacity_is_bounded() {
         let cache = DecisionCache::new(Duration::from_secs(60), Duration::from_secs(60), 3);
         for n in 0..10 {
-            cache.get_or_evaluate(key(n), async { decision(true) }).await;
+            cache
+                .get_or_evaluate(key(n), async { decision(true) })
+                .await;
         }
         assert!(cache.entries.lock().unwrap().len() <= 3);
     }

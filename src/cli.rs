@@ -22,7 +22,11 @@ pub const EXIT_FAIL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "shipgate", version, about = "May this container image be deployed?")]
+#[command(
+    name = "shipgate",
+    version,
+    about = "May this container image be deployed?"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -129,7 +133,10 @@ pub fn main() -> ExitCode {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("shipgate: cannot start the async runtime: {e}");
@@ -248,10 +255,10 @@ fn build_gate(
     let trusted_root = args.trusted_root.clone().or(config.trusted_root);
     let trust_root = match &trusted_root {
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| anyhow::anyhow!("{}: cannot read trusted root: {e}", path.display()))?;
-            TrustRoot::from_json(&bytes)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            let bytes = std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!("{}: cannot read trusted root: {e}", path.display())
+            })?;
+            TrustRoot::from_json(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
         None => TrustRoot::public_good()?,
     };

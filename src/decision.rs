@@ -162,7 +162,11 @@ impl Decision {
                 CheckResult::Error => "ERROR",
                 CheckResult::Skip => "skip ",
             };
-            let scope = c.policy.as_deref().map(|p| format!("{p}/")).unwrap_or_default();
+            let scope = c
+                .policy
+                .as_deref()
+                .map(|p| format!("{p}/"))
+                .unwrap_or_default();
             let _ = writeln!(out, "  {mark} {scope}{}: {}", c.check, c.reason);
         }
         out
@@ -192,21 +196,39 @@ mod tests {
     }
 
     fn conclude(policies: Vec<PolicyRef>, checks: Vec<Check>) -> Decision {
-        Decision::conclude("img".into(), None, policies, checks, std::time::Instant::now())
+        Decision::conclude(
+            "img".into(),
+            None,
+            policies,
+            checks,
+            std::time::Instant::now(),
+        )
     }
 
     #[test]
     fn enforce_fail_and_error_deny_audit_does_not() {
-        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Fail)]);
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![check(Some("a"), CheckResult::Fail)],
+        );
         assert_eq!(d.decision, Verdict::Fail);
-        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Error)]);
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![check(Some("a"), CheckResult::Error)],
+        );
         assert_eq!(d.decision, Verdict::Fail);
-        let d = conclude(vec![policy("a", Mode::Audit)], vec![check(Some("a"), CheckResult::Fail)]);
+        let d = conclude(
+            vec![policy("a", Mode::Audit)],
+            vec![check(Some("a"), CheckResult::Fail)],
+        );
         assert_eq!(d.decision, Verdict::Pass);
         assert_eq!(d.mode, Mode::Audit);
         let d = conclude(
             vec![policy("a", Mode::Audit), policy("b", Mode::Enforce)],
-            vec![check(Some("a"), CheckResult::Pass), check(Some("b"), CheckResult::Fail)],
+            vec![
+                check(Some("a"), CheckResult::Pass),
+                check(Some("b"), CheckResult::Fail),
+            ],
         );
         assert_eq!(d.decision, Verdict::Fail);
         assert_eq!(d.mode, Mode::Enforce);
@@ -216,17 +238,34 @@ mod tests {
     fn checks_outside_any_policy_always_count() {
         let d = conclude(vec![], vec![check(None, CheckResult::Fail)]);
         assert_eq!(d.decision, Verdict::Fail);
-        let d = conclude(vec![policy("a", Mode::Audit)], vec![check(None, CheckResult::Error)]);
+        let d = conclude(
+            vec![policy("a", Mode::Audit)],
+            vec![check(None, CheckResult::Error)],
+        );
         assert_eq!(d.decision, Verdict::Fail);
-        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Skip)]);
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![check(Some("a"), CheckResult::Skip)],
+        );
         assert_eq!(d.decision, Verdict::Pass);
     }
 
     #[test]
     fn json_shape_is_stable() {
-        let d = conclude(vec![policy("a", Mode::Enforce)], vec![check(Some("a"), CheckResult::Pass)]);
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![check(Some("a"), CheckResult::Pass)],
+        );
         let v = serde_json::to_value(&d).unwrap();
-        for key in ["decision", "mode", "image", "policies", "checks", "evaluated_at", "duration_ms"] {
+        for key in [
+            "decision",
+            "mode",
+            "image",
+            "policies",
+            "checks",
+            "evaluated_at",
+            "duration_ms",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["decision"], "pass");

@@ -32,7 +32,10 @@ impl Digest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
         use sha2::Digest as _;
-        Digest(format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))))
+        Digest(format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(bytes))
+        ))
     }
     /// `sha256:<hex>`.
     pub fn as_str(&self) -> &str {
@@ -183,7 +186,9 @@ impl FromStr for ImageRef {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
         {
-            return Err(invalid("the registry host has characters a host name cannot hold"));
+            return Err(invalid(
+                "the registry host has characters a host name cannot hold",
+            ));
         }
         let component_ok = |c: &str| {
             !c.is_empty()

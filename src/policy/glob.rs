@@ -16,7 +16,9 @@ pub struct ImageGlobs {
 impl ImageGlobs {
     pub fn new(patterns: &[String]) -> Result<ImageGlobs, String> {
         if patterns.is_empty() {
-            return Err("images: at least one glob is needed (e.g. `registry.example.com/team/**`)".into());
+            return Err(
+                "images: at least one glob is needed (e.g. `registry.example.com/team/**`)".into(),
+            );
         }
         if patterns.len() > MAX_GLOBS {
             return Err(format!("images: at most {MAX_GLOBS} globs"));
@@ -77,9 +79,15 @@ mod tests {
         .unwrap();
         assert!(g.matches(&repo("127.0.0.1:5000/app")));
         assert!(g.matches(&repo("127.0.0.1:5000/team/app")));
-        assert!(g.matches(&repo("123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/app")));
-        assert!(g.matches(&repo("123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/a/b")));
-        assert!(!g.matches(&repo("123456789012.dkr.ecr.us-east-1.amazonaws.com/dev/app")));
+        assert!(g.matches(&repo(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/app"
+        )));
+        assert!(g.matches(&repo(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/a/b"
+        )));
+        assert!(!g.matches(&repo(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/dev/app"
+        )));
         assert!(!g.matches(&repo("127.0.0.2:5000/app")));
         assert!(!g.matches(&repo("evil.com/127.0.0.1:5000/app")));
         // `*` does not cross `/`: a host glob cannot swallow a path.

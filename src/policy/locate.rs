@@ -59,7 +59,10 @@ pub fn line_of_path(text: &str, path: &str) -> Option<usize> {
                     if (indent as isize) <= parent && !(inclusive && i == from) {
                         break;
                     }
-                    if content.strip_prefix(key).is_some_and(|r| r.starts_with(':')) {
+                    if content
+                        .strip_prefix(key)
+                        .is_some_and(|r| r.starts_with(':'))
+                    {
                         found = Some((i, indent));
                         break;
                     }
@@ -107,9 +110,15 @@ mod tests {
         assert_eq!(line_of_path(TEXT, "name"), Some(1));
         assert_eq!(line_of_path(TEXT, "signatures.threshold"), Some(3));
         assert_eq!(line_of_path(TEXT, "signatures.authorities[0]"), Some(5));
-        assert_eq!(line_of_path(TEXT, "signatures.authorities[0].name"), Some(5));
+        assert_eq!(
+            line_of_path(TEXT, "signatures.authorities[0].name"),
+            Some(5)
+        );
         assert_eq!(line_of_path(TEXT, "signatures.authorities[0].key"), Some(6));
-        assert_eq!(line_of_path(TEXT, "signatures.authorities[1].keyless.subject"), Some(10));
+        assert_eq!(
+            line_of_path(TEXT, "signatures.authorities[1].keyless.subject"),
+            Some(10)
+        );
         assert_eq!(line_of_path(TEXT, "signatures.authorities[1].key"), None);
         assert_eq!(line_of_path(TEXT, "signatures.authorities[2]"), None);
         assert_eq!(line_of_path(TEXT, "nothing here"), None);

@@ -82,7 +82,10 @@ impl Policy {
             // Checks that run after a mapping is read carry no position; find their field.
             let mut message = e.to_string();
             if e.location().is_none() {
-                if let Some(line) = message.split_once(": ").and_then(|(p, _)| locate::line_of_path(text, p)) {
+                if let Some(line) = message
+                    .split_once(": ")
+                    .and_then(|(p, _)| locate::line_of_path(text, p))
+                {
                     message.push_str(&format!(" at line {line}"));
                 }
             }
@@ -100,10 +103,14 @@ impl Policy {
                         let at = line_of(text, &path);
                         let full = base.join(&path);
                         let pem = read_bounded(&full).map_err(|e| {
-                            invalid(format!("{field}: cannot read key file {}: {e}{at}", full.display()))
+                            invalid(format!(
+                                "{field}: cannot read key file {}: {e}{at}",
+                                full.display()
+                            ))
                         })?;
-                        let key = PublicKey::from_pem(&pem)
-                            .map_err(|e| invalid(format!("{field}: {}: {e}{at}", full.display())))?;
+                        let key = PublicKey::from_pem(&pem).map_err(|e| {
+                            invalid(format!("{field}: {}: {e}{at}", full.display()))
+                        })?;
                         Identity::Key(key)
                     }
                 };
@@ -123,7 +130,10 @@ impl Policy {
             images: raw.images,
             mode: raw.mode,
             signatures,
-            sha256: format!("sha256:{}", hex::encode(sha2::Sha256::digest(text.as_bytes()))),
+            sha256: format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(text.as_bytes()))
+            ),
             source: source.to_path_buf(),
         })
     }
@@ -354,7 +364,11 @@ fn draft_authority(a: AuthorityFile) -> Result<DraftAuthority, String> {
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(format!(
             "{}: give exactly one of `key`, `keyRef` or `keyless` for authority `{}`",
-            if a.keyless.is_some() { "keyless" } else { "key" },
+            if a.keyless.is_some() {
+                "keyless"
+            } else {
+                "key"
+            },
             a.name
         ));
     }
@@ -371,10 +385,7 @@ fn draft_authority(a: AuthorityFile) -> Result<DraftAuthority, String> {
     } else {
         return Err("key: give one of `key`, `keyRef` or `keyless`".into());
     };
-    let keyless = matches!(
-        identity,
-        DraftIdentity::Ready(Identity::Keyless { .. })
-    );
+    let keyless = matches!(identity, DraftIdentity::Ready(Identity::Keyless { .. }));
     let tlog = match a.transparency_log {
         None | Some(TransparencyLog::Required) => TlogRequirement::Required,
         Some(TransparencyLog::Optional) if keyless => {

@@ -41,12 +41,10 @@ fn the_documented_policy_means_what_it_says() {
     };
     assert!(issuer.matches("https://token.actions.githubusercontent.com"));
     assert!(!issuer.matches("https://token.actions.githubusercontent.com.evil"));
-    assert!(subject.matches(
-        "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
-    ));
-    assert!(!subject.matches(
-        "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/dev"
-    ));
+    assert!(subject
+        .matches("https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"));
+    assert!(!subject
+        .matches("https://github.com/acme/app/.github/workflows/release.yml@refs/heads/dev"));
     assert!(p.sha256.starts_with("sha256:") && p.sha256.len() == 71);
 }
 
@@ -62,14 +60,30 @@ fn the_hash_changes_with_the_file() {
 #[test]
 fn errors_name_file_field_and_line() {
     let cases: &[(&str, &str, &[&str])] = &[
-        ("mode: enforce", "mode: enforce\ncolour: blue", &["unknown field `colour`", "line"]),
-        ("mode: enforce", "mode: sometimes", &["mode", "unknown variant `sometimes`", "line 4"]),
+        (
+            "mode: enforce",
+            "mode: enforce\ncolour: blue",
+            &["unknown field `colour`", "line"],
+        ),
+        (
+            "mode: enforce",
+            "mode: sometimes",
+            &["mode", "unknown variant `sometimes`", "line 4"],
+        ),
         (
             "subjectRegExp: ^https",
             "subjectRegExp: (^https",
-            &["signatures.authorities[0].keyless.subjectRegExp", "regex", "at line 11"],
+            &[
+                "signatures.authorities[0].keyless.subjectRegExp",
+                "regex",
+                "at line 11",
+            ],
         ),
-        ("threshold: 1", "threshold: 2", &["signatures.threshold", "between 1 and", "line 6"]),
+        (
+            "threshold: 1",
+            "threshold: 2",
+            &["signatures.threshold", "between 1 and", "line 6"],
+        ),
         ("threshold: 1", "threshold: 0", &["signatures.threshold"]),
         (
             "transparencyLog: required",
@@ -81,9 +95,17 @@ fn errors_name_file_field_and_line() {
             "",
             &["keyless.issuer: required"],
         ),
-        ("      keyless:", "      key: nope\n      keyless:", &["exactly one of"]),
+        (
+            "      keyless:",
+            "      key: nope\n      keyless:",
+            &["exactly one of"],
+        ),
         ("name: production", "name: prod uction", &["name"]),
-        ("images: [", "images: [\"ghcr.io/acme/app:latest\", ", &["images[0]", "tag or digest"]),
+        (
+            "images: [",
+            "images: [\"ghcr.io/acme/app:latest\", ",
+            &["images[0]", "tag or digest"],
+        ),
     ];
     for (from, to, wants) in cases {
         let text = GOOD.replacen(from, to, 1);
@@ -159,14 +181,22 @@ fn key_ref_is_resolved_next_to_the_policy_and_errors_name_it() {
     std::fs::write(&path, text).unwrap();
     let err = Policy::load(&path).unwrap_err().to_string();
     assert!(err.contains("signatures.authorities[0].keyRef"), "{err}");
-    assert!(err.contains("missing.pem") && err.contains("line 6"), "{err}");
+    assert!(
+        err.contains("missing.pem") && err.contains("line 6"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_schema_names_the_fields() {
     let schema = serde_json::to_string(&schemars::schema_for!(model::PolicyFile)).unwrap();
-    for field in ["images", "threshold", "subjectRegExp", "transparencyLog", "keyRef"] {
+    for field in [
+        "images",
+        "threshold",
+        "subjectRegExp",
+        "transparencyLog",
+        "keyRef",
+    ] {
         assert!(schema.contains(field), "schema lacks {field}");
     }
 }
-

@@ -45,20 +45,48 @@ impl Metrics {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP shipgate_decisions_total Decisions answered, by verdict.\n");
         out.push_str("# TYPE shipgate_decisions_total counter\n");
-        let _ = writeln!(out, "shipgate_decisions_total{{decision=\"pass\"}} {}", load(&self.pass));
-        let _ = writeln!(out, "shipgate_decisions_total{{decision=\"fail\"}} {}", load(&self.fail));
-        out.push_str("# HELP shipgate_bad_requests_total Requests refused as malformed (HTTP 4xx).\n");
+        let _ = writeln!(
+            out,
+            "shipgate_decisions_total{{decision=\"pass\"}} {}",
+            load(&self.pass)
+        );
+        let _ = writeln!(
+            out,
+            "shipgate_decisions_total{{decision=\"fail\"}} {}",
+            load(&self.fail)
+        );
+        out.push_str(
+            "# HELP shipgate_bad_requests_total Requests refused as malformed (HTTP 4xx).\n",
+        );
         out.push_str("# TYPE shipgate_bad_requests_total counter\n");
-        let _ = writeln!(out, "shipgate_bad_requests_total {}", load(&self.bad_requests));
+        let _ = writeln!(
+            out,
+            "shipgate_bad_requests_total {}",
+            load(&self.bad_requests)
+        );
         out.push_str("# HELP shipgate_decision_cache_total Decision cache lookups, by outcome.\n");
         out.push_str("# TYPE shipgate_decision_cache_total counter\n");
-        let _ = writeln!(out, "shipgate_decision_cache_total{{outcome=\"hit\"}} {}", cache.hits);
-        let _ = writeln!(out, "shipgate_decision_cache_total{{outcome=\"coalesced\"}} {}", cache.coalesced);
-        let _ = writeln!(out, "shipgate_decision_cache_total{{outcome=\"miss\"}} {}", cache.misses);
+        let _ = writeln!(
+            out,
+            "shipgate_decision_cache_total{{outcome=\"hit\"}} {}",
+            cache.hits
+        );
+        let _ = writeln!(
+            out,
+            "shipgate_decision_cache_total{{outcome=\"coalesced\"}} {}",
+            cache.coalesced
+        );
+        let _ = writeln!(
+            out,
+            "shipgate_decision_cache_total{{outcome=\"miss\"}} {}",
+            cache.misses
+        );
         out.push_str("# HELP shipgate_policies Policies loaded.\n");
         out.push_str("# TYPE shipgate_policies gauge\n");
         let _ = writeln!(out, "shipgate_policies {policies}");
-        out.push_str("# HELP shipgate_decision_duration_seconds Time to answer a decision request.\n");
+        out.push_str(
+            "# HELP shipgate_decision_duration_seconds Time to answer a decision request.\n",
+        );
         out.push_str("# TYPE shipgate_decision_duration_seconds histogram\n");
         for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
             let _ = writeln!(
@@ -68,7 +96,10 @@ impl Metrics {
             );
         }
         let count = load(&self.count);
-        let _ = writeln!(out, "shipgate_decision_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "shipgate_decision_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             out,
             "shipgate_decision_duration_seconds_sum {}",

@@ -159,10 +159,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.gate.cache().stats(),
         state.gate.policies().iter().count(),
     );
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
 async fn not_found() -> ApiError {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::evidence::BundleArtifact;
 use crate::reference::Digest;
 
+use super::asn1;
 use super::certificate::{Cert, Leaf, MAX_CHAIN};
 use super::dsse;
 use super::judge::{Material, Signed, Tlog};
@@ -306,8 +307,10 @@ fn leaf(vm: &RawMaterial) -> Result<Option<Leaf>, Rejection> {
             let leaf = Cert::from_der(&b64(&first.raw_bytes, "certificate")?).map_err(bad)?;
             // Intermediates come from the trust root; a root certificate here is refused.
             for c in certs {
-                let cert = Cert::from_der(&b64(&c.raw_bytes, "certificate")?).map_err(bad)?;
-                if cert.is_self_issued() {
+                let der = b64(&c.raw_bytes, "certificate")?;
+                let parts = asn1::cert_parts(&der)
+                    .ok_or_else(|| reject("a certificate of the bundle's chain is malformed"))?;
+                if parts.issuer == parts.subject {
                     return Err(reject(
                         "the bundle's certificate chain includes a root certificate; trust anchors \
                          come only from the trust root",

@@ -91,7 +91,7 @@ impl Cert {
     }
 
     /// Parses a PEM chain of at most [`MAX_CHAIN`] certificates.
-    pub fn chain_from_pem(pem: &str) -> Result<Vec<Cert>, String> {
+    fn chain_from_pem(pem: &str) -> Result<Vec<Cert>, String> {
         if pem.len() > asn1::MAX_PEM_LEN * MAX_CHAIN {
             return Err("PEM certificate text is too large".into());
         }
@@ -106,9 +106,6 @@ impl Cert {
     }
     pub fn spki_der(&self) -> &[u8] {
         self.slice(&self.spki)
-    }
-    pub fn is_self_issued(&self) -> bool {
-        self.slice(&self.issuer) == self.slice(&self.subject)
     }
 
     /// Whether `issuer` names this certificate's issuer and its key verifies the signature.

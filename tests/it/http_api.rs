@@ -29,10 +29,17 @@ struct MemoryRegistry {
 
 #[async_trait]
 impl Registry for MemoryRegistry {
-    async fn resolve(&self, _: &Repository, reference: &str) -> Result<(Digest, String), RegistryError> {
+    async fn resolve(
+        &self,
+        _: &Repository,
+        reference: &str,
+    ) -> Result<(Digest, String), RegistryError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if reference == "v1" {
-            Ok((DIGEST.parse().unwrap(), "application/vnd.oci.image.manifest.v1+json".into()))
+            Ok((
+                DIGEST.parse().unwrap(),
+                "application/vnd.oci.image.manifest.v1+json".into(),
+            ))
         } else {
             Err(RegistryError::NotFound {
                 repository: "registry.test/app".into(),
@@ -51,7 +58,11 @@ impl Registry for MemoryRegistry {
             what: format!("blob {d}"),
         })
     }
-    async fn referrers(&self, _: &Repository, _: &Digest) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+    async fn referrers(
+        &self,
+        _: &Repository,
+        _: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(Some(Vec::new()))
     }
@@ -90,21 +101,30 @@ async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (Statu
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, value)
 }
 
 #[tokio::test]
 async fn health_and_readiness() {
     let (app, _) = service();
-    assert_eq!(call(&app, "GET", "/healthz", "").await, (StatusCode::OK, json!({"status":"ok"})));
+    assert_eq!(
+        call(&app, "GET", "/healthz", "").await,
+        (StatusCode::OK, json!({"status":"ok"}))
+    );
     let (status, body) = call(&app, "GET", "/readyz", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["policies"], 1);
     let (status, body) = call(&app, "GET", "/nope", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["error"].as_str().unwrap().contains("POST /v1/decisions"));
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("POST /v1/decisions"));
 }
 
 #[tokio::test]
@@ -121,38 +141,72 @@ async fn malformed_requests_are_4xx_with_a_json_error() {
     ] {
         let (status, value) = call(&app, "POST", "/v1/decisions", body).await;
         assert!(status.is_client_error(), "{body}: {status}");
-        assert!(value["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}: {value}");
+        assert!(
+            value["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}: {value}"
+        );
     }
     let big = format!(r#"{{"image":"{}"}}"#, "a".repeat(20_000));
     let (status, _) = call(&app, "POST", "/v1/decisions", &big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(registry.calls.load(Ordering::SeqCst), 0, "a bad request reached the registry");
+    assert_eq!(
+        registry.calls.load(Ordering::SeqCst),
+        0,
+        "a bad request reached the registry"
+    );
 }
 
 #[tokio::test]
 async fn an_image_no_policy_governs_fails_without_any_registry_call() {
     let (app, registry) = service();
-    let (status, d) = call(&app, "POST", "/v1/decisions", r#"{"image":"evil.example.com/x:v1"}"#).await;
+    let (status, d) = call(
+        &app,
+        "POST",
+        "/v1/decisions",
+        r#"{"image":"evil.example.com/x:v1"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(d["decision"], "fail");
     assert_eq!(d["checks"][0]["check"], "policy-match");
-    assert!(d["checks"][0]["reason"].as_str().unwrap().contains("no policy governs evil.example.com/x"));
+    assert!(d["checks"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no policy governs evil.example.com/x"));
     assert_eq!(registry.calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
 async fn an_unsigned_image_fails_with_a_reason_and_the_decision_is_cached() {
     let (app, registry) = service();
-    let (status, d) = call(&app, "POST", "/v1/decisions", r#"{"image":"registry.test/app:v1"}"#).await;
+    let (status, d) = call(
+        &app,
+        "POST",
+        "/v1/decisions",
+        r#"{"image":"registry.test/app:v1"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(d["decision"], "fail");
     assert_eq!(d["digest"], DIGEST);
     assert_eq!(d["mode"], "enforce");
     assert_eq!(d["policies"][0]["name"], "local");
-    assert!(d["policies"][0]["sha256"].as_str().unwrap().starts_with("sha256:"));
+    assert!(d["policies"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     let check = &d["checks"][0];
-    assert_eq!((check["check"].as_str(), check["result"].as_str()), (Some("signature"), Some("fail")));
-    assert!(check["reason"].as_str().unwrap().contains("no signatures found for sha256:4bf12e8b"), "{check}");
+    assert_eq!(
+        (check["check"].as_str(), check["result"].as_str()),
+        (Some("signature"), Some("fail"))
+    );
+    assert!(
+        check["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no signatures found for sha256:4bf12e8b"),
+        "{check}"
+    );
     assert_eq!(d["cached"], false);
     let first_calls = registry.calls.load(Ordering::SeqCst);
 
@@ -166,14 +220,26 @@ async fn an_unsigned_image_fails_with_a_reason_and_the_decision_is_cached() {
 
     let (_, metrics) = call(&app, "GET", "/metrics", "").await;
     let metrics = metrics.as_str().unwrap().to_string();
-    assert!(metrics.contains("shipgate_decisions_total{decision=\"fail\"} 2"), "{metrics}");
-    assert!(metrics.contains("shipgate_decision_cache_total{outcome=\"hit\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("shipgate_decisions_total{decision=\"fail\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shipgate_decision_cache_total{outcome=\"hit\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn a_tag_that_does_not_resolve_fails_closed() {
     let (app, _) = service();
-    let (status, d) = call(&app, "POST", "/v1/decisions", r#"{"image":"registry.test/app:missing"}"#).await;
+    let (status, d) = call(
+        &app,
+        "POST",
+        "/v1/decisions",
+        r#"{"image":"registry.test/app:missing"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(d["decision"], "fail");
     assert_eq!(d["checks"][0]["check"], "resolve");

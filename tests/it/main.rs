@@ -2,8 +2,8 @@
 
 mod common;
 mod fixtures_selftest;
+mod gate_harness;
 mod http_api;
 mod registry_client;
-mod gate_harness;
 mod signatures_e2e;
 mod vectors;

@@ -1,8 +1,8 @@
 //! Shared test fixtures: a real registry, images pushed to it, and real signatures.
 #![allow(dead_code)]
 
-pub mod registry;
 pub mod cosign;
 pub mod oci;
 pub mod private_sigstore;
+pub mod registry;
 pub mod replay;
