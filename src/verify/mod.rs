@@ -9,6 +9,13 @@
 //! [`certificate`] (Fulcio leaves, chain, SCT), [`rekor`] (SET, inclusion proof, entry bodies),
 //! [`legacy`] (cosign `.sig` layers), [`bundle`] (Sigstore bundles), [`dsse`] (envelopes and
 //! in-toto statements), [`judge`] (per-authority decisions), [`asn1`] (DER/PEM slicing).
+//!
+//! Why not the `sigstore` crate (0.15), whose source was read for this: its cosign checks run on
+//! `SignatureLayer`s that only its own OCI client can build (`SignatureLayer::new` is
+//! crate-private), so the gate could not verify what its own registry client collected (nor the
+//! referrers it finds); its bundle verifier has no RFC 3161 and does not verify attestations.
+//! One module on `aws-lc-rs` serves every format with one set of fail-closed rules. The crate
+//! stays a dev-dependency, as the baseline of `bench/cold-check.sh`.
 
 use std::sync::Arc;
 

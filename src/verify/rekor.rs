@@ -154,7 +154,7 @@ fn root_from_proof(index: u64, size: u64, leaf: [u8; 32], proof: &[Vec<u8>]) -> 
         return None;
     }
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     if proof.len() != inner + border {
         return None;
     }
@@ -531,5 +531,8 @@ mod tests {
         assert_eq!(root_from_proof(3, 3, l2, &[n01.to_vec()]), None);
         assert_eq!(root_from_proof(0, 1, l0, &[]), Some(l0));
         assert_eq!(root_from_proof(0, 1, l0, &[l1.to_vec()]), None);
+        // Huge trees must not overflow the shifts.
+        assert_eq!(root_from_proof(u64::MAX - 1, u64::MAX, l0, &[]), None);
+        assert_eq!(root_from_proof(1 << 63, u64::MAX, l0, &[]), None);
     }
 }

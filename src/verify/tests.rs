@@ -732,3 +732,45 @@ fn sigstore_conformance_bundles() {
     );
     assert!(passed >= 9, "only {passed} happy paths passed");
 }
+
+/// Rough cost of one verification, for comparison with the bare crypto floor:
+/// `cargo test --release --lib verify::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing() {
+    let v = verifier();
+    let cases = [
+        (
+            "legacy keyless",
+            legacy(legacy_layers(KEYLESS_DIGEST).remove(0)),
+            KEYLESS_DIGEST,
+            keyless(
+                "p",
+                "https://github.com/login/oauth",
+                "philipp.belitz@securesystems.de",
+            ),
+        ),
+        (
+            "legacy key",
+            legacy(legacy_layers(ALICE_DIGEST).remove(0)),
+            ALICE_DIGEST,
+            key_authority("alice", "alice.key", TlogRequirement::Optional),
+        ),
+        (
+            "bundle v0.3",
+            bundle_artifact(read("sigstore-rs/bundle_v03.json")),
+            V03_DIGEST,
+            keyless("kw", GHA, V03_IDENTITY),
+        ),
+    ];
+    for (name, artifact, d, auth) in cases {
+        let d = digest(d);
+        let auths = [auth];
+        let n = 200;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(v.verify_signature(&artifact, &d, &auths)[0].is_ok());
+        }
+        eprintln!("{name}: {:?} per verification", start.elapsed() / n);
+    }
+}
