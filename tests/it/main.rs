@@ -7,3 +7,4 @@ mod http_api;
 mod registry_client;
 mod signatures_e2e;
 mod vectors;
+mod serve;
