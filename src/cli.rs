@@ -41,6 +41,9 @@ enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Verify one Sigstore bundle for an artifact (the sigstore-conformance client protocol);
+    /// exit 0 verified, 1 not verified, 2 unusable arguments.
+    VerifyBundle(crate::verify_bundle::VerifyBundleArgs),
 }
 
 #[derive(Subcommand)]
@@ -120,6 +123,17 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Policy(PolicyCommand::Validate { files }) => validate(&files),
+        Command::VerifyBundle(args) => match crate::verify_bundle::verify_bundle(&args) {
+            Ok(v) => {
+                println!("OK: {}", v.signer);
+                EXIT_PASS
+            }
+            Err(crate::verify_bundle::VerifyBundleError::Failed(why)) => {
+                eprintln!("FAIL: {}", why.replace('\n', " "));
+                EXIT_FAIL
+            }
+            Err(crate::verify_bundle::VerifyBundleError::Usage(why)) => usage(why),
+        },
         Command::Check(args) => {
             init_tracing("warn");
             runtime().block_on(check(args))

@@ -1,6 +1,7 @@
 //! The decision: one JSON shape for the CLI, the HTTP API and every adapter.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +82,8 @@ pub struct Decision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     pub policies: Vec<PolicyRef>,
-    pub checks: Vec<Check>,
+    /// Shared, so that answering from the cache copies no check or evidence.
+    pub checks: Arc<[Check]>,
     /// RFC 3339 time of the evaluation.
     pub evaluated_at: String,
     pub duration_ms: u64,
@@ -125,7 +127,7 @@ impl Decision {
             image,
             digest,
             policies,
-            checks,
+            checks: checks.into(),
             evaluated_at: now_rfc3339(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cached: false,
@@ -155,7 +157,7 @@ impl Decision {
             };
             let _ = writeln!(out, "  policy {} [{mode}] {}", p.name, p.sha256);
         }
-        for c in &self.checks {
+        for c in self.checks.iter() {
             let mark = match c.result {
                 CheckResult::Pass => "pass ",
                 CheckResult::Fail => "FAIL ",

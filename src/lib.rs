@@ -21,3 +21,4 @@ pub mod gate;
 pub mod cli;
 pub mod config;
 pub mod server;
+pub mod verify_bundle;

@@ -50,7 +50,12 @@ impl ImageGlobs {
     }
 
     pub fn matches(&self, repo: &Repository) -> bool {
-        self.set.is_match(repo.to_string())
+        self.matches_path(&repo.to_string())
+    }
+
+    /// Matches an already formatted `registry/repository`.
+    pub fn matches_path(&self, path: &str) -> bool {
+        self.set.is_match(path)
     }
 
     pub fn patterns(&self) -> &[String] {

@@ -210,9 +210,10 @@ impl PolicySet {
 
     /// The policies that govern `repo`. Pure: no network is touched to decide this.
     pub fn governing(&self, repo: &Repository) -> Vec<Arc<Policy>> {
+        let path = repo.to_string();
         self.policies
             .iter()
-            .filter(|p| p.governs(repo))
+            .filter(|p| p.images.matches_path(&path))
             .cloned()
             .collect()
     }

@@ -94,7 +94,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[tracing::instrument(skip_all, fields(image = tracing::field::Empty, policy = tracing::field::Empty))]
 async fn decide(
     State(state): State<AppState>,
     body: Result<Json<DecisionRequest>, JsonRejection>,
@@ -110,13 +109,9 @@ async fn decide(
             ),
         }
     })?;
-    let span = tracing::Span::current();
-    span.record("image", request.image.as_str());
-    if let Some(p) = &request.policy {
-        span.record("policy", p.as_str());
-    }
     let decision = state.gate.decide(&request).await.map_err(|e| {
         state.metrics.record_bad_request();
+        tracing::info!(image = %request.image, error = %e, "bad request");
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: e.to_string(),
@@ -125,7 +120,10 @@ async fn decide(
     state
         .metrics
         .record_decision(decision.passed(), started.elapsed());
+    // One line per decision: the audit trail of what was allowed.
     tracing::info!(
+        image = %request.image,
+        policy = request.policy.as_deref().unwrap_or(""),
         decision = if decision.passed() { "pass" } else { "fail" },
         digest = decision.digest.as_deref().unwrap_or(""),
         cached = decision.cached,

@@ -5,6 +5,6 @@ mod fixtures_selftest;
 mod gate_harness;
 mod http_api;
 mod registry_client;
+mod serve;
 mod signatures_e2e;
 mod vectors;
-mod serve;

@@ -29,8 +29,12 @@ fn serves_the_example_policies_and_stops_on_sigterm() {
     }
     let mut ready = http.get(format!("{base}/readyz")).call().unwrap();
     assert_eq!(ready.status(), 200);
-    let body: serde_json::Value = serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap();
-    assert_eq!(body["policies"], 2, "policies/ holds two example policies: {body}");
+    let body: serde_json::Value =
+        serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        body["policies"], 2,
+        "policies/ holds two example policies: {body}"
+    );
 
     // Unmatched: decided without touching any registry.
     let mut resp = http
@@ -39,12 +43,17 @@ fn serves_the_example_policies_and_stops_on_sigterm() {
         .send(r#"{"image":"docker.io/library/alpine:3"}"#)
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let d: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let d: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(d["decision"], "fail");
     assert_eq!(d["checks"][0]["check"], "policy-match");
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -55,9 +64,17 @@ fn serves_the_example_policies_and_stops_on_sigterm() {
     };
     assert!(status.success(), "exit after SIGTERM: {status}");
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     let first: serde_json::Value = serde_json::from_str(logs.lines().next().expect("a log line"))
         .unwrap_or_else(|e| panic!("log is not JSON ({e}): {logs}"));
-    assert_eq!(first["fields"]["message"], "shipgate serving POST /v1/decisions", "{logs}");
+    assert_eq!(
+        first["fields"]["message"], "shipgate serving POST /v1/decisions",
+        "{logs}"
+    );
     assert!(logs.contains("shutdown signal received"), "{logs}");
 }

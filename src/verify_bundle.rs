@@ -1,0 +1,148 @@
+//! `shipgate verify-bundle`: the verifier alone, with the sigstore-conformance client protocol,
+//! so the project can be held against the public suite.
+//!
+//! `verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer ISS | --key PEM)
+//! [--trusted-root FILE] (ARTIFACT_PATH | sha256:HEX)` → exit 0 verified, 1 not verified (one
+//! line says why), 2 unusable arguments.
+
+use std::path::{Path, PathBuf};
+
+use crate::evidence::{BundleArtifact, SignatureArtifact};
+use crate::policy::{Authority, Identity, Matcher, TlogRequirement};
+use crate::reference::Digest;
+use crate::verify::{PublicKey, TrustRoot, VerifiedSignature, Verifier};
+
+/// Artifacts larger than this are hashed as a stream; the bundle itself is bounded by the verifier.
+const MAX_BUNDLE_FILE: u64 = 1024 * 1024;
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (JSON).
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Keyless: the certificate's identity (SAN), exact.
+    #[arg(long, requires = "certificate_oidc_issuer", conflicts_with = "key")]
+    pub certificate_identity: Option<String>,
+    /// Keyless: the certificate's OIDC issuer, exact.
+    #[arg(long, requires = "certificate_identity", conflicts_with = "key")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A PEM public key (managed-key signing).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// A trusted_root.json (default: the embedded public-good root).
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// The signed artifact's path, or its digest as `sha256:<hex>`.
+    pub artifact: String,
+}
+
+/// Why `verify-bundle` did not say yes.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyBundleError {
+    /// The arguments or files are unusable (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The bundle does not verify (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Verifies the bundle as the arguments say.
+pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, VerifyBundleError> {
+    let usage = VerifyBundleError::Usage;
+    let root = match &args.trusted_root {
+        Some(path) => TrustRoot::from_json(&read(path)?)
+            // An unusable trusted root is a verification failure in the suite's terms.
+            .map_err(|e| VerifyBundleError::Failed(format!("{}: {e}", path.display())))?,
+        None => TrustRoot::public_good().map_err(|e| usage(e.to_string()))?,
+    };
+    let identity = match (
+        &args.key,
+        &args.certificate_identity,
+        &args.certificate_oidc_issuer,
+    ) {
+        (Some(path), None, None) => {
+            let pem = String::from_utf8(read(path)?)
+                .map_err(|_| usage(format!("{}: not a PEM file", path.display())))?;
+            Identity::Key(
+                PublicKey::from_pem(&pem).map_err(|e| usage(format!("{}: {e}", path.display())))?,
+            )
+        }
+        (None, Some(subject), Some(issuer)) => Identity::Keyless {
+            issuer: Matcher::Exact(issuer.clone()),
+            subject: Matcher::Exact(subject.clone()),
+        },
+        _ => {
+            return Err(usage(
+                "give --key, or --certificate-identity with --certificate-oidc-issuer".into(),
+            ))
+        }
+    };
+    let tlog = match identity {
+        // A managed key's bundle may carry a log entry (then it is checked) or none.
+        Identity::Key(_) => TlogRequirement::Optional,
+        Identity::Keyless { .. } => TlogRequirement::Required,
+    };
+    let digest = artifact_digest(&args.artifact)?;
+    let json = read(&args.bundle)?;
+    let artifact = SignatureArtifact::Bundle(BundleArtifact {
+        json,
+        media_type: String::new(),
+        source: args.bundle.display().to_string(),
+    });
+    let authority = Authority {
+        name: "cli".into(),
+        identity,
+        tlog,
+    };
+    let verifier = Verifier::new(std::sync::Arc::new(root));
+    let mut results =
+        verifier.verify_signature(&artifact, &digest, std::slice::from_ref(&authority));
+    match results.pop() {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(r)) => Err(VerifyBundleError::Failed(r.0)),
+        None => Err(VerifyBundleError::Failed("no result".into())),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, VerifyBundleError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| VerifyBundleError::Usage(format!("{}: {e}", path.display())))?
+        .len();
+    if len > MAX_BUNDLE_FILE {
+        return Err(VerifyBundleError::Failed(format!(
+            "{}: {len} bytes is larger than the 1 MiB limit",
+            path.display()
+        )));
+    }
+    std::fs::read(path).map_err(|e| VerifyBundleError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// `sha256:<hex>` as given, or the SHA-256 of the file, read as a stream.
+fn artifact_digest(artifact: &str) -> Result<Digest, VerifyBundleError> {
+    if artifact.starts_with("sha256:") {
+        return artifact
+            .parse()
+            .map_err(|e: crate::reference::ReferenceError| {
+                VerifyBundleError::Usage(e.to_string())
+            });
+    }
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(artifact)
+        .map_err(|e| VerifyBundleError::Usage(format!("{artifact}: {e}")))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| VerifyBundleError::Usage(format!("{artifact}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+        .parse()
+        .map_err(|e: crate::reference::ReferenceError| VerifyBundleError::Usage(e.to_string()))
+}
