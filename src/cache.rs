@@ -121,7 +121,9 @@ impl DecisionCache {
                 let now = Instant::now();
                 entries.retain(|_, e| !matches!(e, Entry::Done { until, .. } if *until <= now));
                 if entries.len() >= self.capacity {
-                    entries.retain(|_, e| matches!(e, Entry::InFlight(_)));
+                    // Keep only evaluations still running; a finished one whose callers all
+                    // went away would otherwise stay forever.
+                    entries.retain(|_, e| matches!(e, Entry::InFlight(f) if f.peek().is_none()));
                 }
             }
             entries.insert(
