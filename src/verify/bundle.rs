@@ -1,5 +1,5 @@
-//! Sigstore bundles v0.1–v0.3 with Rekor v1 entries: a DSSE in-toto Statement naming the image,
-//! or a `messageSignature` over the image digest.
+//! Sigstore bundles v0.1–v0.3 with Rekor v1 or v2 entries and RFC 3161 timestamps: a DSSE
+//! in-toto Statement naming the image, or a `messageSignature` over the image digest.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -199,7 +199,7 @@ pub(crate) fn prepare(
         .ok_or_else(|| reject("the bundle has no verificationMaterial"))?;
     let leaf = leaf(vm)?;
 
-    let (signed, signature, subject_sha256, subject_is_dsse) =
+    let (signed, signature, subject_sha256, dsse_pae_sha256) =
         match (&b.dsse_envelope, &b.message_signature) {
             (Some(env), None) => {
                 if env.payload_type != dsse::IN_TOTO {
@@ -216,11 +216,12 @@ pub(crate) fn prepare(
                 };
                 let signature = b64(&sig.sig, "DSSE signature")?;
                 let pae = dsse::pae(&env.payload_type, &payload);
+                let pae_sha256 = sha256(&pae);
                 (
                     Signed::Message(pae),
                     signature,
                     sha256(&payload).to_vec(),
-                    true,
+                    Some(pae_sha256),
                 )
             }
             (None, Some(ms)) => {
@@ -247,7 +248,7 @@ pub(crate) fn prepare(
                     Signed::Prehashed(signed_digest.clone()),
                     signature,
                     signed_digest,
-                    false,
+                    None,
                 )
             }
             _ => {
@@ -262,32 +263,46 @@ pub(crate) fn prepare(
         Ok(None) => Tlog::Absent,
         Err(r) => Tlog::Invalid(r),
     };
+    let timestamps = timestamps(vm, &signature, root)?;
     Ok(Material {
         signed,
         signature,
         subject_sha256,
-        subject_is_dsse,
+        dsse_pae_sha256,
         leaf,
         tlog,
-        claimed_times: claimed_times(vm)?,
+        timestamps,
     })
 }
 
-/// The `genTime`s the bundle's RFC 3161 timestamps claim (not verified yet, see `timestamp`).
-fn claimed_times(vm: &RawMaterial) -> Result<Vec<i64>, Rejection> {
+/// The bundle's RFC 3161 timestamps, each verified over the signature (for DSSE, the envelope's
+/// signature) against the trust root's TSAs.
+fn timestamps(
+    vm: &RawMaterial,
+    signature: &[u8],
+    root: &TrustRoot,
+) -> Result<timestamp::Timestamps, Rejection> {
     let Some(tsd) = &vm.timestamp_verification_data else {
-        return Ok(Vec::new());
+        return Ok(timestamp::Timestamps::default());
     };
-    if tsd.rfc3161_timestamps.len() > 8 {
-        return Err(reject("the bundle has more than 8 RFC 3161 timestamps"));
+    if tsd.rfc3161_timestamps.len() > timestamp::MAX_TIMESTAMPS {
+        return Err(reject(format!(
+            "the bundle has more than {} RFC 3161 timestamps",
+            timestamp::MAX_TIMESTAMPS
+        )));
     }
-    tsd.rfc3161_timestamps
+    let ders = tsd
+        .rfc3161_timestamps
         .iter()
+        // Go's decoder (protojson) skips line breaks, and bundles made with `base64 file` have them.
         .map(|t| {
-            timestamp::claimed_gen_time(&b64(&t.signed_timestamp, "RFC 3161 timestamp")?)
-                .ok_or_else(|| reject("the bundle's RFC 3161 timestamp is malformed"))
+            b64(
+                &t.signed_timestamp.replace(['\n', '\r'], ""),
+                "RFC 3161 timestamp",
+            )
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(timestamp::Timestamps::verify(&ders, signature, root))
 }
 
 /// The signing certificate, if the bundle is keyless.
@@ -350,12 +365,26 @@ fn tlog(
         .kind_version
         .as_ref()
         .ok_or_else(|| reject("the transparency-log entry has no kindVersion"))?;
-    if kv.version == "0.0.2" && (kv.kind == "hashedrekord" || kv.kind == "dsse") {
-        return Err(reject(format!(
-            "the bundle's transparency-log entry is a Rekor v2 {} {} entry; Rekor v2 (and RFC \
-             3161 timestamps) are not supported yet",
-            kv.kind, kv.version
-        )));
+    // Rekor v2: hashedrekord / dsse 0.0.2, no SET and no integration time; the inclusion proof
+    // with its checkpoint is required, the time comes from RFC 3161 timestamps.
+    let rekor_v2 = kv.version == "0.0.2" && (kv.kind == "hashedrekord" || kv.kind == "dsse");
+    if rekor_v2 {
+        if v < 3 {
+            return Err(reject(format!(
+                "the bundle holds a Rekor v2 {} entry, which needs a v0.3 bundle",
+                kv.kind
+            )));
+        }
+        if entry.inclusion_promise.is_some() {
+            return Err(reject(
+                "the Rekor v2 entry carries a signed entry timestamp, which Rekor v2 never issues",
+            ));
+        }
+        if uint(entry.integrated_time.as_ref(), "integratedTime")? != 0 {
+            return Err(reject(
+                "the Rekor v2 entry claims an integration time, which Rekor v2 never records",
+            ));
+        }
     }
     let log_id = entry
         .log_id
@@ -368,6 +397,7 @@ fn tlog(
         .map(|p| b64(&p.signed_entry_timestamp, "signed entry timestamp"))
         .transpose()?;
     let integrated_time = match &entry.integrated_time {
+        _ if rekor_v2 => None,
         None => None,
         Some(t) => Some(
             i64::try_from(uint(Some(t), "integratedTime")?)
@@ -403,8 +433,8 @@ fn tlog(
             set: set.as_deref(),
             proof: proof.as_ref(),
         },
-        v == 1,
-        v >= 2,
+        v == 1 && !rekor_v2,
+        v >= 2 || rekor_v2,
     )?;
     Ok(Some(verified))
 }

@@ -10,6 +10,7 @@ use crate::policy::authority::{Authority, Identity, TlogRequirement};
 use super::certificate::{fmt_time, Leaf};
 use super::keys::PublicKey;
 use super::rekor::{Signer, Subject, VerifiedEntry};
+use super::timestamp::Timestamps;
 use super::trust_root::TrustRoot;
 use super::{Rejection, VerifiedSignature};
 
@@ -34,13 +35,13 @@ pub(crate) struct Material {
     pub signature: Vec<u8>,
     /// SHA-256 the log entry must bind: of the signed blob, or of the DSSE payload.
     pub subject_sha256: Vec<u8>,
-    pub subject_is_dsse: bool,
+    /// For a DSSE envelope, the SHA-256 of its PAE (what a Rekor v2 hashedrekord binds).
+    pub dsse_pae_sha256: Option<[u8; 32]>,
     /// The Fulcio leaf, for keyless signatures.
     pub leaf: Option<Leaf>,
     pub tlog: Tlog,
-    /// Times claimed by RFC 3161 timestamps, not verified yet: each must still lie inside the
-    /// certificate's validity, or the artifact contradicts itself and is refused.
-    pub claimed_times: Vec<i64>,
+    /// RFC 3161 timestamps over `signature`, verified against the trust root.
+    pub timestamps: Timestamps,
 }
 
 impl Material {
@@ -52,10 +53,12 @@ impl Material {
     }
 
     fn subject(&self) -> Subject<'_> {
-        if self.subject_is_dsse {
-            Subject::Dsse(&self.subject_sha256)
-        } else {
-            Subject::Blob(&self.subject_sha256)
+        match &self.dsse_pae_sha256 {
+            Some(pae) => Subject::Dsse {
+                payload: &self.subject_sha256,
+                pae,
+            },
+            None => Subject::Blob(&self.subject_sha256),
         }
     }
 }
@@ -63,7 +66,7 @@ impl Material {
 /// Keyless checks that do not depend on the authority, done at most once per artifact.
 struct KeylessFacts {
     signature_ok: bool,
-    /// Chain, SCT and validity at the log time; `Err` also when there is no signed time.
+    /// Chain, SCT and validity at every verified signing time; `Err` also when there is none.
     trust: Result<(), Rejection>,
 }
 
@@ -175,25 +178,7 @@ fn judge_keyless(
     };
     let facts = facts.get_or_init(|| KeylessFacts {
         signature_ok: m.verifies_with(&leaf.cert.key),
-        trust: match entry.integrated_time {
-            Some(t) => leaf.verify_at(root, t).and_then(|()| {
-                match m.claimed_times.iter().find(|&&c| !leaf.cert.valid_at(c)) {
-                    None => Ok(()),
-                    Some(&c) => Err(Rejection(format!(
-                        "the bundle's RFC 3161 timestamp claims {}, outside the certificate's \
-                         validity {}..{}",
-                        fmt_time(c),
-                        fmt_time(leaf.cert.not_before),
-                        fmt_time(leaf.cert.not_after)
-                    ))),
-                }
-            }),
-            None => Err(Rejection(
-                "the transparency-log entry has no signed entry timestamp, so the signing time \
-                 is unproven (RFC 3161 timestamps are not supported yet)"
-                    .into(),
-            )),
-        },
+        trust: keyless_trust(m, leaf, entry, root),
     });
     if !facts.signature_ok {
         return Err(Rejection(
@@ -213,4 +198,58 @@ fn judge_keyless(
         integrated_time: entry.integrated_time,
         source: source.to_string(),
     })
+}
+
+/// The keyless time rule: the signing times are the SET-signed integration time (Rekor v1) and
+/// the genTimes of the verified RFC 3161 timestamps; at least one is needed, and at every one the
+/// certificate must be valid and chain to a Fulcio CA of the root (with an SCT).
+fn keyless_trust(
+    m: &Material,
+    leaf: &Leaf,
+    entry: &VerifiedEntry,
+    root: &TrustRoot,
+) -> Result<(), Rejection> {
+    let mut times: Vec<(i64, String)> = Vec::new();
+    if let Some(t) = entry.integrated_time {
+        times.push((t, "the transparency log's integration time".to_string()));
+    }
+    for ts in &m.timestamps.verified {
+        // Without a SET, nothing else says the log key was valid when the entry was made.
+        if entry.integrated_time.is_none() && !entry.log_valid_for.contains_ns(ts.gen_time_ns) {
+            return Err(Rejection(format!(
+                "the key of log {} was not valid at the RFC 3161 timestamp's time {}",
+                entry.log_url,
+                fmt_time(ts.secs())
+            )));
+        }
+        times.push((ts.secs(), format!("the RFC 3161 timestamp of {}", ts.tsa)));
+    }
+    if times.is_empty() {
+        let why = match m.timestamps.failures.first() {
+            Some(r) => format!("its RFC 3161 timestamp does not verify: {r}"),
+            None => "it has no RFC 3161 timestamp".to_string(),
+        };
+        return Err(Rejection(format!(
+            "the signing time is unproven: the transparency-log entry has no signed entry \
+             timestamp (Rekor v2 entries never have one) and {why}"
+        )));
+    }
+    for (t, what) in &times {
+        leaf.verify_at(root, *t)
+            .map_err(|r| Rejection(format!("at {what}: {r}")))?;
+    }
+    match m
+        .timestamps
+        .claimed_unverified
+        .iter()
+        .find(|&&c| !leaf.cert.valid_at(c))
+    {
+        None => Ok(()),
+        Some(&c) => Err(Rejection(format!(
+            "the bundle's RFC 3161 timestamp claims {}, outside the certificate's validity {}..{}",
+            fmt_time(c),
+            fmt_time(leaf.cert.not_before),
+            fmt_time(leaf.cert.not_after)
+        ))),
+    }
 }

@@ -153,7 +153,6 @@ impl PublicKey {
         &self.inner.spki_der
     }
 
-    #[cfg(test)]
     pub(crate) fn kind(&self) -> KeyKind {
         self.inner.kind
     }

@@ -11,6 +11,7 @@ use super::certificate::{Cert, Leaf, MAX_CHAIN};
 use super::judge::{Material, Signed, Tlog};
 use super::keys::sha256;
 use super::rekor::{self, EntryInput};
+use super::timestamp::{self, Timestamps};
 use super::trust_root::TrustRoot;
 use super::Rejection;
 
@@ -100,6 +101,10 @@ pub(crate) fn prepare(
         asn1::pem_blocks(chain, "CERTIFICATE", MAX_CHAIN)
             .map_err(|e| reject(format!("the chain annotation: {e}")))?;
     }
+    let timestamps = match &sig.rfc3161_timestamp {
+        None => Timestamps::default(),
+        Some(json) => Timestamps::verify(&[annotation_timestamp(json)?], &signature, root),
+    };
     let tlog = match &sig.rekor_bundle {
         None => Tlog::Absent,
         Some(json) => match rekor_entry(json, root) {
@@ -109,13 +114,34 @@ pub(crate) fn prepare(
     };
     Ok(Material {
         subject_sha256: sha256(&sig.payload).to_vec(),
-        subject_is_dsse: false,
+        dsse_pae_sha256: None,
         signed: Signed::Message(sig.payload.clone()),
         signature,
         leaf,
         tlog,
-        claimed_times: Vec::new(),
+        timestamps,
     })
+}
+
+/// `dev.sigstore.cosign/rfc3161timestamp`: `{"SignedRFC3161Timestamp": "<base64 DER>"}`. Cosign
+/// timestamps the raw (base64-decoded) signature bytes, so the imprint is checked over those.
+fn annotation_timestamp(json: &str) -> Result<Vec<u8>, Rejection> {
+    #[derive(Deserialize)]
+    struct Annotation {
+        #[serde(rename = "SignedRFC3161Timestamp")]
+        signed_rfc3161_timestamp: String,
+    }
+    if json.len() > 2 * timestamp::MAX_TIMESTAMP_LEN {
+        return Err(reject("the RFC 3161 timestamp annotation is too large"));
+    }
+    let a: Annotation = serde_json::from_str(json).map_err(|e| {
+        reject(format!(
+            "the RFC 3161 timestamp annotation is not {{\"SignedRFC3161Timestamp\": ...}}: {e}"
+        ))
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(a.signed_rfc3161_timestamp.trim())
+        .map_err(|_| reject("the RFC 3161 timestamp annotation is not base64"))
 }
 
 fn rekor_entry(json: &str, root: &TrustRoot) -> Result<rekor::VerifiedEntry, Rejection> {

@@ -2,11 +2,14 @@
 //!
 //! A signature counts only if its payload names this exact digest; the key, or for keyless the
 //! certificate chain, verifies to the trust root; for keyless the certificate's identity and
-//! issuer match the authority, and the transparency-log proof binds that signature and was
-//! integrated inside the certificate's validity window. Anything else fails closed.
+//! issuer match the authority, the transparency-log proof (Rekor v1 or v2) binds that signature,
+//! and every verified signing time (the SET's integration time, the genTime of each verified
+//! RFC 3161 timestamp; at least one) lies inside the certificate's validity window. Anything
+//! else fails closed.
 //!
 //! Layout: [`trust_root`] (trusted_root.json), [`keys`] (public keys and primitives),
-//! [`certificate`] (Fulcio leaves, chain, SCT), [`rekor`] (SET, inclusion proof, entry bodies),
+//! [`certificate`] (Fulcio leaves, chain, SCT), [`rekor`] (SET, inclusion proof, signed-note
+//! checkpoint, entry bodies), [`timestamp`] (RFC 3161 timestamps, CMS SignedData),
 //! [`legacy`] (cosign `.sig` layers), [`bundle`] (Sigstore bundles), [`dsse`] (envelopes and
 //! in-toto statements), [`judge`] (per-authority decisions), [`asn1`] (DER/PEM slicing).
 //!

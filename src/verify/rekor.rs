@@ -1,12 +1,14 @@
-//! Rekor v1 transparency-log proofs: the signed entry timestamp (SET), the RFC 6962 inclusion
-//! proof with its signed checkpoint, and what the logged entry body binds.
+//! Transparency-log proofs: for Rekor v1 the signed entry timestamp (SET), for v1 and v2 the
+//! RFC 6962 inclusion proof with its signed-note checkpoint, and what the logged entry body
+//! binds (v1 `hashedrekord`/`dsse`/`intoto`, v2 `hashedrekord`/`dsse` 0.0.2). Rekor v2 entries
+//! carry no time: their signing time comes from RFC 3161 timestamps (see `judge`).
 
 use base64::Engine as _;
 use serde::Deserialize;
 
 use super::certificate::{fmt_time, Cert};
-use super::keys::{sha256, PublicKey};
-use super::trust_root::{LogKey, TrustRoot};
+use super::keys::{sha256, KeyKind, PublicKey};
+use super::trust_root::{LogKey, TrustRoot, Validity};
 use super::Rejection;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -14,8 +16,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 const MAX_BODY_LEN: usize = 256 * 1024;
 /// Most hashes an inclusion proof may hold (a tree of 2^64 leaves needs 64).
 const MAX_PROOF_HASHES: usize = 64;
-/// Most signatures we read from an entry body or a checkpoint.
+/// Most signatures we read from an entry body.
 const MAX_SIGNATURES: usize = 8;
+/// Most signature lines we read from a checkpoint (the log's and witnesses' cosignatures).
+const MAX_NOTE_SIGNATURES: usize = 32;
+/// Largest checkpoint we read.
+const MAX_NOTE_LEN: usize = 16 * 1024;
 
 fn reject(m: impl Into<String>) -> Rejection {
     Rejection(m.into())
@@ -48,6 +54,9 @@ pub(crate) struct VerifiedEntry {
     /// The integration time, only when a SET signed it.
     pub integrated_time: Option<i64>,
     pub body: Body,
+    /// When the log's key may be used (checked against RFC 3161 times where no SET time exists).
+    pub log_valid_for: Validity,
+    pub log_url: String,
 }
 
 /// Verifies whatever proofs the entry carries; `require_set` / `require_proof` say which must be there.
@@ -102,6 +111,8 @@ pub(crate) fn verify_entry(
         log_index: e.log_index,
         integrated_time,
         body: Body::parse(&body)?,
+        log_valid_for: log.valid_for,
+        log_url: log.base_url.clone(),
     })
 }
 
@@ -217,39 +228,87 @@ struct Checkpoint {
     root: Vec<u8>,
 }
 
-/// A signed note: `origin\nsize\nbase64(root)\n[extra lines]\n\n— name base64(hint‖sig)\n…`.
+/// A signed note (C2SP `signed-note`): `origin\nsize\nbase64(root)\n[extra lines]\n\n` and then
+/// signature lines `— name base64(keyhint‖sig)`, in any order. Exactly the log's signature
+/// counts: its key hint is the first 4 bytes of the trust root's log id, and for an Ed25519 log
+/// (Rekor v2) also the hint the signed-note spec derives, `sha256(name‖"\n"‖0x01‖key)[..4]`,
+/// so a signature line must carry the log's own name. Witness cosignatures are ignored.
 fn verify_checkpoint(note: &str, log: &LogKey, key: &PublicKey) -> Result<Checkpoint, Rejection> {
-    let bad = || reject("the checkpoint is malformed");
-    let split = note.find("\n\n").ok_or_else(bad)?;
-    let text = note.get(..split + 1).ok_or_else(bad)?;
-    let sigs = note.get(split + 2..).ok_or_else(bad)?;
+    let bad = |what: &str| reject(format!("the checkpoint is malformed: {what}"));
+    if note.len() > MAX_NOTE_LEN {
+        return Err(bad("larger than 16 KiB"));
+    }
+    let split = note
+        .find("\n\n")
+        .ok_or_else(|| bad("no blank line before the signatures"))?;
+    let text = note.get(..split + 1).ok_or_else(|| bad("no text"))?;
+    let sigs = note.get(split + 2..).ok_or_else(|| bad("no signatures"))?;
     let mut lines = text.lines();
-    let _origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(bad)?;
+    let origin = lines
+        .next()
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| bad("no origin line"))?;
     let size = lines
         .next()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(bad)?;
+        .ok_or_else(|| bad("the second line is not a tree size (missing origin or size?)"))?;
     let root = lines
         .next()
         .and_then(|r| B64.decode(r).ok())
         .filter(|r| r.len() == 32)
-        .ok_or_else(bad)?;
-    let hint = log.log_id.get(..4).ok_or_else(bad)?;
-    let verified = sigs
-        .lines()
-        .take(MAX_SIGNATURES)
-        .filter_map(|l| l.strip_prefix("\u{2014} "))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(_name, b)| B64.decode(b).ok())
-        .any(|raw| {
-            raw.get(..4) == Some(hint)
-                && raw.get(4..).is_some_and(|s| key.verify(text.as_bytes(), s))
-        });
+        .ok_or_else(|| bad("the third line is not a base64 SHA-256 root hash"))?;
+    let hint = log
+        .log_id
+        .get(..4)
+        .ok_or_else(|| bad("the log id is too short"))?;
+    let ed25519_key = match key.kind() {
+        KeyKind::Ed25519 => key
+            .spki_der()
+            .get(key.spki_der().len().saturating_sub(32)..),
+        _ => None,
+    };
+    let mut log_lines = 0;
+    let mut verified = false;
+    for line in sigs.lines().take(MAX_NOTE_SIGNATURES) {
+        let Some((name, b)) = line
+            .strip_prefix("\u{2014} ")
+            .and_then(|l| l.rsplit_once(' '))
+        else {
+            continue;
+        };
+        let Ok(raw) = B64.decode(b) else { continue };
+        if raw.get(..4) != Some(hint) {
+            continue; // a witness, or another key of the log
+        }
+        if let Some(pk) = ed25519_key {
+            let mut id = Vec::with_capacity(name.len() + 34);
+            id.extend_from_slice(name.as_bytes());
+            id.extend_from_slice(b"\n\x01");
+            id.extend_from_slice(pk);
+            if sha256(&id).get(..4) != Some(hint) {
+                continue; // the hint of another key name: not the log's signature
+            }
+        }
+        log_lines += 1;
+        if raw.get(4..).is_some_and(|s| key.verify(text.as_bytes(), s)) {
+            verified = true;
+            break;
+        }
+    }
     if !verified {
-        return Err(reject(format!(
-            "the checkpoint carries no valid signature by log {}",
-            log.base_url
-        )));
+        return Err(reject(if log_lines == 0 {
+            format!(
+                "the checkpoint (origin `{origin}`) carries no signature by log {} (no signature \
+                 line with its name and key hint)",
+                log.base_url
+            )
+        } else {
+            format!(
+                "the checkpoint's signature by log {} does not verify: the checkpoint was altered",
+                log.base_url
+            )
+        }));
     }
     Ok(Checkpoint { size, root })
 }
@@ -259,13 +318,17 @@ fn verify_checkpoint(note: &str, log: &LogKey, key: &PublicKey) -> Result<Checkp
 /// What a logged entry says was signed, by whom.
 #[derive(Debug)]
 pub(crate) enum Body {
-    /// `hashedrekord` 0.0.1: a signature over a blob known by its SHA-256.
+    /// `hashedrekord` 0.0.1 or 0.0.2: a signature over a blob known by its SHA-256. A Rekor v2
+    /// (0.0.2) entry may also log a DSSE envelope's signature, `sha256` then being the SHA-256
+    /// of the envelope's PAE (rekor-v2 spec, "hashedrekord over DSSE").
     HashedRekord {
         signature: Vec<u8>,
+        /// A DER certificate or SubjectPublicKeyInfo.
         verifier: Vec<u8>,
         sha256: Vec<u8>,
+        v2: bool,
     },
-    /// `dsse` 0.0.1 or `intoto` 0.0.2: a DSSE envelope; signatures with their verifiers.
+    /// `dsse` 0.0.1 / 0.0.2 or `intoto` 0.0.2: a DSSE envelope; signatures with their verifiers.
     Envelope {
         kind: &'static str,
         payload_sha256: Option<Vec<u8>>,
@@ -277,8 +340,8 @@ pub(crate) enum Body {
 pub(crate) enum Subject<'a> {
     /// A blob: the SHA-256 of the signed bytes (payload or message).
     Blob(&'a [u8]),
-    /// A DSSE envelope: the SHA-256 of its payload.
-    Dsse(&'a [u8]),
+    /// A DSSE envelope: the SHA-256 of its payload, and of its PAE (what the signature covers).
+    Dsse { payload: &'a [u8], pae: &'a [u8] },
 }
 
 /// Who signed, for comparison with the body's verifier.
@@ -354,6 +417,77 @@ struct IntotoSig {
     public_key: String,
 }
 
+/// Rekor v2 (`hashedRekordV002`, `dsseV002`) entry specs: protobuf JSON.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Spec {
+    hashed_rekord_v002: Option<HashedRekordV2>,
+    dsse_v002: Option<DsseV2>,
+}
+#[derive(Deserialize)]
+struct HashedRekordV2 {
+    data: V2Hash,
+    signature: V2Signature,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV2 {
+    payload_hash: V2Hash,
+    #[serde(default)]
+    signatures: Vec<V2Signature>,
+}
+#[derive(Deserialize)]
+struct V2Hash {
+    algorithm: String,
+    digest: String,
+}
+#[derive(Deserialize)]
+struct V2Signature {
+    content: String,
+    verifier: V2Verifier,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Verifier {
+    x509_certificate: Option<V2Bytes>,
+    public_key: Option<V2Bytes>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Bytes {
+    raw_bytes: String,
+}
+
+fn v2_sha256(h: &V2Hash) -> Result<Vec<u8>, Rejection> {
+    if h.algorithm != "SHA2_256" {
+        return Err(reject(format!(
+            "log entry hash algorithm `{}` is not SHA2_256",
+            h.algorithm
+        )));
+    }
+    B64.decode(&h.digest)
+        .ok()
+        .filter(|v| v.len() == 32)
+        .ok_or_else(|| reject("log entry digest is not a base64 SHA-256"))
+}
+
+fn v2_signature(sig: &V2Signature) -> Result<(Vec<u8>, Vec<u8>), Rejection> {
+    let signature = B64
+        .decode(&sig.content)
+        .map_err(|_| reject("the log entry's signature is not base64"))?;
+    let verifier = match (&sig.verifier.x509_certificate, &sig.verifier.public_key) {
+        (Some(c), None) | (None, Some(c)) => B64
+            .decode(&c.raw_bytes)
+            .map_err(|_| reject("the log entry's verifier is not base64"))?,
+        _ => {
+            return Err(reject(
+                "the log entry's verifier must be exactly one certificate or public key",
+            ))
+        }
+    };
+    Ok((signature, verifier))
+}
+
 fn sha256_value(h: &HashValue) -> Result<Vec<u8>, Rejection> {
     if h.algorithm != "sha256" {
         return Err(reject(format!(
@@ -396,6 +530,37 @@ impl Body {
                         .map_err(|_| reject("the log entry's signature is not base64"))?,
                     verifier: verifier_der(&s.signature.public_key.content)?,
                     sha256: sha256_value(&s.data.hash)?,
+                    v2: false,
+                })
+            }
+            ("hashedrekord", "0.0.2") => {
+                let s: V2Spec = serde_json::from_value(raw.spec).map_err(spec_err)?;
+                let h = s.hashed_rekord_v002.ok_or_else(|| {
+                    reject("the hashedrekord 0.0.2 log entry has no hashedRekordV002 spec")
+                })?;
+                let (signature, verifier) = v2_signature(&h.signature)?;
+                Ok(Body::HashedRekord {
+                    signature,
+                    verifier,
+                    sha256: v2_sha256(&h.data)?,
+                    v2: true,
+                })
+            }
+            ("dsse", "0.0.2") => {
+                let s: V2Spec = serde_json::from_value(raw.spec).map_err(spec_err)?;
+                let d = s
+                    .dsse_v002
+                    .ok_or_else(|| reject("the dsse 0.0.2 log entry has no dsseV002 spec"))?;
+                let signatures = d
+                    .signatures
+                    .iter()
+                    .take(MAX_SIGNATURES)
+                    .map(v2_signature)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Body::Envelope {
+                    kind: "dsse",
+                    payload_sha256: Some(v2_sha256(&d.payload_hash)?),
+                    signatures,
                 })
             }
             ("dsse", "0.0.1") => {
@@ -440,8 +605,8 @@ impl Body {
                 })
             }
             (kind, version) => Err(reject(format!(
-                "log entries of kind {kind} {version} are not supported (hashedrekord 0.0.1, \
-                 dsse 0.0.1 and intoto 0.0.2 are)"
+                "log entries of kind {kind} {version} are not supported (hashedrekord 0.0.1 and \
+                 0.0.2, dsse 0.0.1 and 0.0.2, and intoto 0.0.2 are)"
             ))),
         }
     }
@@ -454,7 +619,11 @@ impl Body {
         signer: &Signer<'_>,
     ) -> Result<(), Rejection> {
         match (self, subject) {
-            (Body::HashedRekord { signature: s, verifier, sha256 }, Subject::Blob(hash)) => {
+            (Body::HashedRekord { signature: s, verifier, sha256, .. }, Subject::Blob(hash))
+            | (
+                Body::HashedRekord { signature: s, verifier, sha256, v2: true },
+                Subject::Dsse { pae: hash, .. },
+            ) => {
                 if sha256.as_slice() != *hash {
                     return Err(reject(
                         "the transparency-log entry is for other content than this signature's payload",
@@ -470,7 +639,7 @@ impl Body {
                 }
                 Ok(())
             }
-            (Body::Envelope { payload_sha256, signatures, kind }, Subject::Dsse(hash)) => {
+            (Body::Envelope { payload_sha256, signatures, kind }, Subject::Dsse { payload: hash, .. }) => {
                 let hash_ok = payload_sha256.as_ref().is_some_and(|h| h.as_slice() == *hash);
                 if !hash_ok {
                     return Err(reject(format!(
@@ -487,7 +656,7 @@ impl Body {
                 }
                 Ok(())
             }
-            (Body::HashedRekord { .. }, Subject::Dsse(_)) => Err(reject(
+            (Body::HashedRekord { v2: false, .. }, Subject::Dsse { .. }) => Err(reject(
                 "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
             )),
             (Body::Envelope { kind, .. }, Subject::Blob(_)) => Err(reject(format!(
@@ -534,5 +703,227 @@ mod tests {
         // Huge trees must not overflow the shifts.
         assert_eq!(root_from_proof(u64::MAX - 1, u64::MAX, l0, &[]), None);
         assert_eq!(root_from_proof(1 << 63, u64::MAX, l0, &[]), None);
+    }
+
+    const CONFORMANCE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/sigstore-conformance/assets/bundle-verify"
+    );
+
+    fn json(path: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(format!("{CONFORMANCE}/{path}")).unwrap()).unwrap()
+    }
+
+    /// The rekor2-happy-path checkpoint, with the trust root it verifies under.
+    fn happy() -> (String, TrustRoot) {
+        let b = json("rekor2-happy-path/bundle.sigstore.json");
+        let note = b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+            ["envelope"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let root = TrustRoot::from_json(
+            &std::fs::read(format!("{CONFORMANCE}/rekor2-happy-path/trusted_root.json")).unwrap(),
+        )
+        .unwrap();
+        (note, root)
+    }
+
+    fn check(note: &str, root: &TrustRoot) -> Result<Checkpoint, Rejection> {
+        let log = root
+            .tlogs
+            .iter()
+            .find(|l| l.base_url.contains("log2025-alpha1"))
+            .unwrap();
+        verify_checkpoint(note, log, log.key.as_ref().unwrap())
+    }
+
+    fn err<T>(r: Result<T, Rejection>, needle: &str) {
+        match r {
+            Ok(_) => panic!("accepted, expected {needle:?}"),
+            Err(Rejection(m)) => assert!(m.contains(needle), "{m:?} lacks {needle:?}"),
+        }
+    }
+
+    #[test]
+    fn rekor_v2_checkpoint_verifies_with_cosignatures_in_any_order() {
+        let (note, root) = happy();
+        let cp = check(&note, &root).unwrap();
+        assert_eq!(cp.size, 736);
+        let (text, sig) = note.split_once("\n\n").unwrap();
+        let witness = "\u{2014} witness.example O8PH5AAAAABopO8+4O9uzScQrNEnGdKLYXSPoUjH1Se4n92W+wT/j5Kel/4J2XWE4bEe9bpIVUD6EGOeUDFkSWz/rbDhvVcJ/2OrDw==\n";
+        assert!(check(&format!("{text}\n\n{witness}{sig}"), &root).is_ok());
+        assert!(check(&format!("{text}\n\n{sig}{witness}"), &root).is_ok());
+        // Only the witness: the log's own signature is required.
+        err(
+            check(&format!("{text}\n\n{witness}"), &root),
+            "carries no signature by log",
+        );
+    }
+
+    #[test]
+    fn rekor_v2_checkpoint_missing_lines_or_bad_signature_fail() {
+        let (note, root) = happy();
+        let lines: Vec<&str> = note.split('\n').collect();
+        let without = |i: usize| {
+            let mut l = lines.clone();
+            l.remove(i);
+            l.join("\n")
+        };
+        err(check(&without(0), &root), "not a tree size");
+        err(check(&without(1), &root), "not a tree size");
+        err(check(&without(2), &root), "root hash");
+        err(
+            check(&format!("{}\n", lines[..4].join("\n")), &root),
+            "carries no signature by log",
+        );
+        err(check(&note.replace("\n\n", "\n"), &root), "no blank line");
+        // Another tree size under the same signature: the signature breaks.
+        err(
+            check(&note.replacen("\n736\n", "\n737\n", 1), &root),
+            "does not verify",
+        );
+        // The signature line renamed: its key hint no longer names the log's key.
+        err(
+            check(
+                &note.replace(
+                    "\u{2014} log2025-alpha1.rekor.sigstage.dev",
+                    "\u{2014} log2025-alpha1.rekor.github.dev",
+                ),
+                &root,
+            ),
+            "carries no signature by log",
+        );
+        err(
+            check(&"x".repeat(MAX_NOTE_LEN + 1), &root),
+            "larger than 16 KiB",
+        );
+    }
+
+    fn v2_body(case: &str) -> Body {
+        let b = json(&format!("{case}/bundle.sigstore.json"));
+        let body = B64
+            .decode(
+                b["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        Body::parse(&body).unwrap()
+    }
+
+    #[test]
+    fn rekor_v2_hashedrekord_binds_only_its_signature_digest_and_signer() {
+        let b = json("rekor2-happy-path/bundle.sigstore.json");
+        let body = v2_body("rekor2-happy-path");
+        let sig = B64
+            .decode(b["messageSignature"]["signature"].as_str().unwrap())
+            .unwrap();
+        let digest = B64
+            .decode(
+                b["messageSignature"]["messageDigest"]["digest"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        let cert = Cert::from_der(
+            &B64.decode(
+                b["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let signer = Signer::Cert(&cert);
+        body.binds(&Subject::Blob(&digest), &sig, &signer).unwrap();
+        let mut other = digest.clone();
+        other[0] ^= 1;
+        err(
+            body.binds(&Subject::Blob(&other), &sig, &signer),
+            "other content",
+        );
+        let mut other_sig = sig.clone();
+        other_sig[8] ^= 1;
+        err(
+            body.binds(&Subject::Blob(&digest), &other_sig, &signer),
+            "another signature",
+        );
+        // The certificate's own key matches it; any other key does not.
+        let key = PublicKey::from_spki_der(cert.spki_der()).unwrap();
+        body.binds(&Subject::Blob(&digest), &sig, &Signer::Key(&key))
+            .unwrap();
+        let public_good = TrustRoot::public_good().unwrap();
+        let key = public_good.tlogs[0].key.clone().unwrap();
+        err(
+            body.binds(&Subject::Blob(&digest), &sig, &Signer::Key(&key)),
+            "another certificate or key",
+        );
+        // A v2 hashedrekord binds a DSSE envelope by its PAE hash, never by its payload hash.
+        err(
+            body.binds(
+                &Subject::Dsse {
+                    payload: &digest,
+                    pae: &other,
+                },
+                &sig,
+                &signer,
+            ),
+            "other content",
+        );
+        body.binds(
+            &Subject::Dsse {
+                payload: &other,
+                pae: &digest,
+            },
+            &sig,
+            &signer,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rekor_v2_bodies_are_parsed_strictly() {
+        let parse = |v: serde_json::Value| Body::parse(&serde_json::to_vec(&v).unwrap());
+        let verifier = serde_json::json!({"publicKey": {"rawBytes": "AAAA"}});
+        let hr = |alg: &str, digest: &str| {
+            serde_json::json!({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {
+                "hashedRekordV002": {"data": {"algorithm": alg, "digest": digest},
+                "signature": {"content": "AAAA", "verifier": verifier}}}})
+        };
+        let d32 = B64.encode([7u8; 32]);
+        assert!(matches!(
+            parse(hr("SHA2_256", &d32)),
+            Ok(Body::HashedRekord { v2: true, .. })
+        ));
+        err(parse(hr("SHA2_384", &d32)), "not SHA2_256");
+        err(parse(hr("SHA2_256", "AAAA")), "not a base64 SHA-256");
+        err(
+            parse(serde_json::json!({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {}})),
+            "no hashedRekordV002",
+        );
+        let dsse = serde_json::json!({"apiVersion": "0.0.2", "kind": "dsse", "spec": {
+            "dsseV002": {"payloadHash": {"algorithm": "SHA2_256", "digest": d32},
+            "signatures": [{"content": "AAAA", "verifier": verifier}]}}});
+        match parse(dsse).unwrap() {
+            Body::Envelope {
+                kind,
+                payload_sha256,
+                signatures,
+            } => {
+                assert_eq!(kind, "dsse");
+                assert_eq!(payload_sha256, Some(vec![7u8; 32]));
+                assert_eq!(signatures.len(), 1);
+            }
+            b => panic!("{b:?}"),
+        }
+        let two = serde_json::json!({"apiVersion": "0.0.2", "kind": "dsse", "spec": {
+            "dsseV002": {"payloadHash": {"algorithm": "SHA2_256", "digest": d32},
+            "signatures": [{"content": "AAAA", "verifier": {}}]}}});
+        err(parse(two), "exactly one certificate or public key");
+        err(
+            parse(serde_json::json!({"apiVersion": "0.0.3", "kind": "dsse", "spec": {}})),
+            "not supported",
+        );
     }
 }

@@ -561,21 +561,36 @@ fn cosign_v3_bundle_rejects_other_digest_identity_and_tampering() {
         "no transparency-log entry",
     );
 
-    // SET removed (v0.3 keeps the inclusion proof): no signed time, RFC 3161 not supported yet.
+    // SET removed (v0.3 keeps the inclusion proof): the RFC 3161 timestamp still proves the time.
     let no_set = edit_json(&json, |j| {
         j["verificationMaterial"]["tlogEntries"][0]
             .as_object_mut()
             .unwrap()
             .remove("inclusionPromise");
     });
+    let ok = one(
+        &v,
+        &bundle_artifact(no_set.clone()),
+        V03_DIGEST,
+        keyless("kw", GHA, V03_IDENTITY),
+    )
+    .unwrap();
+    assert_eq!(ok.integrated_time, None);
+    // ... and without the timestamp too, nothing proves when it was signed.
+    let no_time = edit_json(&no_set, |j| {
+        j["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("timestampVerificationData");
+    });
     expect_reject(
         one(
             &v,
-            &bundle_artifact(no_set),
+            &bundle_artifact(no_time),
             V03_DIGEST,
             keyless("kw", GHA, V03_IDENTITY),
         ),
-        "RFC 3161",
+        "signing time is unproven",
     );
 
     // integratedTime shifted: the SET no longer verifies.
@@ -700,23 +715,11 @@ fn sigstore_conformance_bundles() {
     let mut passed = 0;
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let body = std::fs::read_to_string(dir.join("bundle.sigstore.json")).unwrap_or_default();
-        // Rekor v2 entries (and the RFC 3161 time they rely on) are the next issue's job.
-        let rekor_v2 = serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|b| {
-            b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"] == "0.0.2"
-                && b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"] != "intoto"
-        });
         let r = conformance_case(dir);
-        let expected_pass = !name.ends_with("_fail") && !rekor_v2;
+        let expected_pass = !name.ends_with("_fail");
         match (&r, expected_pass) {
             (Ok(_), true) => passed += 1,
             (Err(Rejection(m)), false) => {
-                if rekor_v2 && !name.ends_with("_fail") {
-                    assert!(
-                        m.contains("not supported yet") || m.contains("trust root"),
-                        "{name}: {m}"
-                    );
-                }
                 eprintln!("{name}: rejected: {m}");
             }
             _ => failures.push(format!(
@@ -730,7 +733,202 @@ fn sigstore_conformance_bundles() {
         "conformance mismatches:\n{}",
         failures.join("\n")
     );
-    assert!(passed >= 9, "only {passed} happy paths passed");
+    assert!(passed >= 21, "only {passed} happy paths passed");
+}
+
+// ---------------------------------------------------------------- Rekor v2 and RFC 3161
+
+fn conformance_root(case: &str) -> Arc<TrustRoot> {
+    Arc::new(
+        TrustRoot::from_json(&read(&format!("{CONFORMANCE}/{case}/trusted_root.json"))).unwrap(),
+    )
+}
+
+fn conformance_bundle(case: &str) -> Vec<u8> {
+    read(&format!("{CONFORMANCE}/{case}/bundle.sigstore.json"))
+}
+
+fn a_txt() -> String {
+    Digest::of(&read(&format!("{CONFORMANCE}/a.txt")))
+        .as_str()
+        .to_string()
+}
+
+#[test]
+fn rekor_v2_bundle_verifies_on_its_rfc3161_time() {
+    let v = Verifier::new(conformance_root("rekor2-happy-path"));
+    let json = conformance_bundle("rekor2-happy-path");
+    let ok = one(
+        &v,
+        &bundle_artifact(json.clone()),
+        &a_txt(),
+        keyless("c", GHA, DEFAULT_IDENTITY),
+    )
+    .unwrap();
+    assert_eq!(ok.integrated_time, None);
+    assert!(ok.tlog_index.is_some());
+
+    // No timestamp: nothing proves the signing time.
+    let no_ts = edit_json(&json, |j| {
+        j["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("timestampVerificationData");
+    });
+    expect_reject(
+        one(
+            &v,
+            &bundle_artifact(no_ts),
+            &a_txt(),
+            keyless("c", GHA, DEFAULT_IDENTITY),
+        ),
+        "signing time is unproven",
+    );
+    // A Rekor v2 entry claiming a SET or an integration time is not a Rekor v2 entry.
+    let with_time = edit_json(&json, |j| {
+        j["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = "1749729740".into()
+    });
+    expect_reject(
+        one(
+            &v,
+            &bundle_artifact(with_time),
+            &a_txt(),
+            keyless("c", GHA, DEFAULT_IDENTITY),
+        ),
+        "never records",
+    );
+    // The log's key must be valid at the timestamp's time.
+    let expired_log = {
+        let mut root: serde_json::Value = serde_json::from_slice(&read(&format!(
+            "{CONFORMANCE}/rekor2-happy-path/trusted_root.json"
+        )))
+        .unwrap();
+        for t in root["tlogs"].as_array_mut().unwrap() {
+            t["publicKey"]["validFor"]["end"] = "2025-06-01T00:00:00Z".into();
+        }
+        Verifier::new(Arc::new(
+            TrustRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap(),
+        ))
+    };
+    expect_reject(
+        one(
+            &expired_log,
+            &bundle_artifact(json.clone()),
+            &a_txt(),
+            keyless("c", GHA, DEFAULT_IDENTITY),
+        ),
+        "was not valid at the RFC 3161 timestamp's time",
+    );
+    // The same entry body under another signature fails the binding.
+    let other_sig = edit_json(&json, |j| {
+        let mut sig = unb64(j["messageSignature"]["signature"].as_str().unwrap());
+        let n = sig.len();
+        sig[n - 2] ^= 1;
+        j["messageSignature"]["signature"] = b64(&sig).into();
+    });
+    assert!(one(
+        &v,
+        &bundle_artifact(other_sig),
+        &a_txt(),
+        keyless("c", GHA, DEFAULT_IDENTITY)
+    )
+    .is_err());
+    // In a v0.2 bundle a Rekor v2 entry is refused.
+    let v02 = edit_json(&json, |j| {
+        j["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2".into()
+    });
+    expect_reject(
+        one(
+            &v,
+            &bundle_artifact(v02),
+            &a_txt(),
+            keyless("c", GHA, DEFAULT_IDENTITY),
+        ),
+        "needs a v0.3 bundle",
+    );
+}
+
+#[test]
+fn rekor_v2_timestamp_outside_the_certificate_validity_fails() {
+    let case = "rekor2-timestamp-with-incorrect-time_fail";
+    let v = Verifier::new(conformance_root(case));
+    expect_reject(
+        one(
+            &v,
+            &bundle_artifact(conformance_bundle(case)),
+            &a_txt(),
+            keyless("c", GHA, DEFAULT_IDENTITY),
+        ),
+        "outside the certificate's validity",
+    );
+}
+
+#[test]
+fn rekor_v2_dsse_binds_the_envelope_pae() {
+    let case = "rekor2-dsse-happy-path";
+    let v = Verifier::new(conformance_root(case));
+    let json = conformance_bundle(case);
+    one(
+        &v,
+        &bundle_artifact(json.clone()),
+        &a_txt(),
+        keyless("c", GHA, DEFAULT_IDENTITY),
+    )
+    .unwrap();
+    for (bad, needle) in [
+        ("rekor2-dsse-mismatch-envelope_fail", "other content"),
+        ("rekor2-dsse-mismatch-sig_fail", "logs another signature"),
+        ("rekor2-dsse-invalid-sig_fail", "signature does not verify"),
+    ] {
+        expect_reject(
+            one(
+                &Verifier::new(conformance_root(bad)),
+                &bundle_artifact(conformance_bundle(bad)),
+                &a_txt(),
+                keyless("c", GHA, DEFAULT_IDENTITY),
+            ),
+            needle,
+        );
+    }
+}
+
+#[test]
+fn legacy_rfc3161_annotation_covers_the_raw_signature() {
+    // A cosign-style annotation built from a real staging timestamp over a real signature.
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&conformance_bundle("rekor2-happy-path")).unwrap();
+    let sig_b64 = bundle["messageSignature"]["signature"].as_str().unwrap();
+    let ts = bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+        ["signedTimestamp"]
+        .as_str()
+        .unwrap();
+    let d = KEYLESS_DIGEST;
+    let payload = format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"x"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"cosign container image signature"}},"optional":null}}"#
+    );
+    let root = conformance_root("rekor2-happy-path");
+    let layer = |signature: &str, annotation: Option<String>| LegacySignature {
+        payload: payload.clone().into_bytes(),
+        signature: signature.to_string(),
+        certificate: None,
+        chain: None,
+        rekor_bundle: None,
+        rfc3161_timestamp: annotation,
+        source: "test".into(),
+    };
+    let ann = Some(format!(r#"{{"SignedRFC3161Timestamp":"{ts}"}}"#));
+    let m = legacy::prepare(&layer(sig_b64, ann.clone()), &digest(d), &root).unwrap();
+    assert_eq!(m.timestamps.verified.len(), 1);
+    assert!(m.timestamps.failures.is_empty());
+    // Another signature: the imprint no longer matches, the timestamp proves nothing.
+    let mut other = unb64(sig_b64);
+    other[10] ^= 1;
+    let m = legacy::prepare(&layer(&b64(&other), ann), &digest(d), &root).unwrap();
+    assert!(m.timestamps.verified.is_empty());
+    assert!(m.timestamps.failures[0].0.contains("message imprint"));
+    // A malformed annotation refuses the layer.
+    let r = legacy::prepare(&layer(sig_b64, Some("{}".into())), &digest(d), &root);
+    assert!(r.is_err_and(|e| e.0.contains("SignedRFC3161Timestamp")));
 }
 
 /// Rough cost of one verification, for comparison with the bare crypto floor:

@@ -1,9 +1,9 @@
-//! The Sigstore `trusted_root.json`: Fulcio CAs, Rekor logs, CT logs (TSAs are read, not used yet).
+//! The Sigstore `trusted_root.json`: Fulcio CAs, Rekor logs, CT logs, timestamp authorities.
 
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::certificate::Cert;
+use super::certificate::{Cert, MAX_CHAIN};
 use super::keys::PublicKey;
 use super::VerifyError;
 
@@ -29,7 +29,8 @@ impl Validity {
     pub fn contains_millis(&self, t: u64) -> bool {
         self.contains_ns(i128::from(t) * 1_000_000)
     }
-    fn contains_ns(&self, t: i128) -> bool {
+    /// Whether Unix nanosecond `t` lies inside the window.
+    pub fn contains_ns(&self, t: i128) -> bool {
         self.start_ns <= t && self.end_ns.is_none_or(|end| t <= end)
     }
 }
@@ -55,12 +56,23 @@ pub(crate) struct CertificateAuthority {
     pub chain_signatures_ok: bool,
 }
 
+/// An RFC 3161 timestamp authority: its chain (signing certificate first) and validity.
+#[derive(Debug)]
+pub(crate) struct TimestampAuthority {
+    pub uri: String,
+    pub chain: Vec<Cert>,
+    pub valid_for: Validity,
+    /// Whether each certificate of `chain` is signed by the next (checked once, at load).
+    pub chain_signatures_ok: bool,
+}
+
 /// A Sigstore trusted root (`trusted_root.json`): Fulcio CAs, Rekor and CT log keys, TSAs.
 #[derive(Debug)]
 pub struct TrustRoot {
     pub(crate) tlogs: Vec<LogKey>,
     pub(crate) ctlogs: Vec<LogKey>,
     pub(crate) cas: Vec<CertificateAuthority>,
+    pub(crate) tsas: Vec<TimestampAuthority>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +85,8 @@ struct RawRoot {
     certificate_authorities: Vec<RawCa>,
     #[serde(default)]
     ctlogs: Vec<RawLog>,
+    #[serde(default)]
+    timestamp_authorities: Vec<RawCa>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +183,31 @@ fn log_key(raw: &RawLog, what: &str) -> Result<LogKey, VerifyError> {
     })
 }
 
+/// The certificates of a CA or TSA chain, and whether each is signed by the next.
+fn chain(ca: &RawCa, what: &str) -> Result<(Vec<Cert>, bool), VerifyError> {
+    if ca.cert_chain.certificates.len() > MAX_CHAIN {
+        return Err(VerifyError::TrustRoot(format!(
+            "{what} has more than {MAX_CHAIN} certificates"
+        )));
+    }
+    let mut chain = Vec::with_capacity(ca.cert_chain.certificates.len());
+    for c in &ca.cert_chain.certificates {
+        let der = b64(&c.raw_bytes, what)?;
+        let cert =
+            Cert::from_der(&der).map_err(|e| VerifyError::TrustRoot(format!("{what}: {e}")))?;
+        chain.push(cert);
+    }
+    if chain.is_empty() {
+        return Err(VerifyError::TrustRoot(format!(
+            "{what} has no certificates"
+        )));
+    }
+    let ok = chain
+        .windows(2)
+        .all(|w| matches!(w, [child, parent] if child.is_signed_by(parent)));
+    Ok((chain, ok))
+}
+
 impl TrustRoot {
     /// The Sigstore public-good production root, embedded in the binary.
     pub fn public_good() -> Result<TrustRoot, VerifyError> {
@@ -202,21 +241,7 @@ impl TrustRoot {
         let mut cas = Vec::with_capacity(raw.certificate_authorities.len());
         for ca in &raw.certificate_authorities {
             let what = format!("certificate authority {}", ca.uri);
-            let mut chain = Vec::with_capacity(ca.cert_chain.certificates.len());
-            for c in &ca.cert_chain.certificates {
-                let der = b64(&c.raw_bytes, &what)?;
-                let cert = Cert::from_der(&der)
-                    .map_err(|e| VerifyError::TrustRoot(format!("{what}: {e}")))?;
-                chain.push(cert);
-            }
-            if chain.is_empty() {
-                return Err(VerifyError::TrustRoot(format!(
-                    "{what} has no certificates"
-                )));
-            }
-            let chain_signatures_ok = chain
-                .windows(2)
-                .all(|w| matches!(w, [child, parent] if child.is_signed_by(parent)));
+            let (chain, chain_signatures_ok) = chain(ca, &what)?;
             cas.push(CertificateAuthority {
                 uri: ca.uri.clone(),
                 valid_for: validity(ca.valid_for.as_ref(), &what)?,
@@ -224,7 +249,23 @@ impl TrustRoot {
                 chain_signatures_ok,
             });
         }
-        Ok(TrustRoot { tlogs, ctlogs, cas })
+        let mut tsas = Vec::with_capacity(raw.timestamp_authorities.len());
+        for tsa in &raw.timestamp_authorities {
+            let what = format!("timestamp authority {}", tsa.uri);
+            let (chain, chain_signatures_ok) = chain(tsa, &what)?;
+            tsas.push(TimestampAuthority {
+                uri: tsa.uri.clone(),
+                valid_for: validity(tsa.valid_for.as_ref(), &what)?,
+                chain,
+                chain_signatures_ok,
+            });
+        }
+        Ok(TrustRoot {
+            tlogs,
+            ctlogs,
+            cas,
+            tsas,
+        })
     }
 
     /// The Rekor log with this id.
