@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of shipgate. Installs what the tests need first:
 #   - Debian's docker-registry (a real OCI registry the tests start on loopback ports)
+#   - moto (the AWS mock, from PyPI) in ./.venv, for the ECR scan findings tests
 # Usage: ./scripts/test.sh   (from anywhere; CI runs it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,12 @@ if ((${#need[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "test.sh: installing moto[server] into .venv" >&2
+  [ -d .venv ] || python3 -m venv .venv
+  .venv/bin/pip install -q 'moto[server]==5.2.5'
+fi
+export SHIPGATE_TEST_MOTO="$PWD/.venv/bin/moto_server"
 # Loopback tests must never go through a proxy.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"

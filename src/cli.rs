@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::ServeConfig;
+use crate::evidence::ecr_findings::AwsScanFindings;
 use crate::gate::{DecisionRequest, Gate, GateSettings, Unmatched};
 use crate::policy::{model::PolicyFile, Policy, PolicySet};
 use crate::registry::{RegistryClient, RegistryConfig};
@@ -300,6 +301,7 @@ fn build_gate(
     Ok(Gate::new(
         policies,
         Arc::new(registry),
+        Arc::new(AwsScanFindings::new()),
         Arc::new(Verifier::new(Arc::new(trust_root))),
         settings,
     ))

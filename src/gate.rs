@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cache::DecisionCache;
 use crate::decision::{Check, CheckResult, Decision, PolicyRef};
 use crate::evaluate;
+use crate::evidence::ecr_findings::{self, CollectPlan, ScanFindings};
 use crate::evidence::signatures::{self, CollectLimits};
 use crate::policy::{Policy, PolicySet};
 use crate::reference::{Digest, ImageRef};
@@ -76,15 +77,19 @@ pub struct Gate {
 struct Inner {
     policies: PolicySet,
     registry: Arc<dyn Registry>,
+    findings: Arc<dyn ScanFindings>,
     verifier: Arc<Verifier>,
     settings: GateSettings,
     cache: DecisionCache,
 }
 
 impl Gate {
+    /// `findings` answers `vulnerabilities: {source: ecr}` (the AWS SDK in production); it is
+    /// only asked when a governing policy has a `vulnerabilities` section.
     pub fn new(
         policies: PolicySet,
         registry: Arc<dyn Registry>,
+        findings: Arc<dyn ScanFindings>,
         verifier: Arc<Verifier>,
         settings: GateSettings,
     ) -> Gate {
@@ -97,6 +102,7 @@ impl Gate {
             inner: Arc::new(Inner {
                 policies,
                 registry,
+                findings,
                 verifier,
                 settings,
                 cache,
@@ -270,19 +276,54 @@ impl Gate {
         started: Instant,
     ) -> Decision {
         let needs_signatures = policies.iter().any(|p| p.signatures.is_some());
-        let signatures = if needs_signatures {
-            Some(
-                signatures::collect(
-                    self.inner.registry.as_ref(),
-                    &repo,
-                    &digest,
-                    &self.inner.settings.collect,
-                )
-                .await,
-            )
-        } else {
-            None
-        };
+        let scans: Vec<_> = policies
+            .iter()
+            .filter_map(|p| p.vulnerabilities.as_ref())
+            .collect();
+        // One collection serves every policy: the longest wait any of them allows.
+        let plan = (!scans.is_empty()).then(|| CollectPlan {
+            wait_for_scan: scans
+                .iter()
+                .map(|v| v.wait_for_scan)
+                .max()
+                .unwrap_or_default(),
+            start_scan: scans.iter().any(|v| v.start_scan),
+            gate_timeout: self.inner.settings.timeout,
+            // A timeout too large to add is, in practice, no bound.
+            gate_deadline: tokio::time::Instant::from_std(
+                started
+                    .checked_add(self.inner.settings.timeout)
+                    .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600)),
+            ),
+        });
+        // Signatures come from the registry, findings from ECR: independent, so concurrent.
+        let (signatures, findings) = tokio::join!(
+            async {
+                if needs_signatures {
+                    Some(
+                        signatures::collect(
+                            self.inner.registry.as_ref(),
+                            &repo,
+                            &digest,
+                            &self.inner.settings.collect,
+                        )
+                        .await,
+                    )
+                } else {
+                    None
+                }
+            },
+            async {
+                match &plan {
+                    Some(plan) => Some(
+                        ecr_findings::collect(self.inner.findings.as_ref(), &repo, &digest, plan)
+                            .await,
+                    ),
+                    None => None,
+                }
+            }
+        );
+        let today = time::OffsetDateTime::now_utc().date();
         let mut checks = Vec::new();
         for policy in &policies {
             if let (Some(rule), Some(found)) = (&policy.signatures, &signatures) {
@@ -292,6 +333,14 @@ impl Gate {
                     &digest,
                     found,
                     &self.inner.verifier,
+                ));
+            }
+            if let (Some(rule), Some(found)) = (&policy.vulnerabilities, &findings) {
+                checks.push(evaluate::vulnerability_check(
+                    &policy.name,
+                    rule,
+                    found,
+                    today,
                 ));
             }
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::evidence::{BundleArtifact, SignatureArtifact};
 use crate::policy::{Authority, Identity, Matcher, TlogRequirement};
 use crate::reference::Digest;
-use crate::verify::{PublicKey, TrustRoot, VerifiedSignature, Verifier};
+use crate::verify::{PublicKey, Subject, TrustRoot, VerifiedSignature, Verifier};
 
 /// Artifacts larger than this are hashed as a stream; the bundle itself is bounded by the verifier.
 const MAX_BUNDLE_FILE: u64 = 1024 * 1024;
@@ -32,7 +32,7 @@ pub struct VerifyBundleArgs {
     /// A trusted_root.json (default: the embedded public-good root).
     #[arg(long)]
     pub trusted_root: Option<PathBuf>,
-    /// The signed artifact's path, or its digest as `sha256:<hex>`.
+    /// The signed artifact's path, or its digest as `sha256:<hex>` (or `sha512:<hex>`).
     pub artifact: String,
 }
 
@@ -81,9 +81,13 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
     let tlog = match identity {
         // A managed key's bundle may carry a log entry (then it is checked) or none.
         Identity::Key(_) => TlogRequirement::Optional,
-        Identity::Keyless { .. } => TlogRequirement::Required,
+        // Keyless needs a log entry wherever the trusted root names a log; a root without one
+        // (GitHub's instance) proves signing times by RFC 3161 timestamps alone, which the
+        // verifier then requires.
+        Identity::Keyless { .. } if root.has_transparency_logs() => TlogRequirement::Required,
+        Identity::Keyless { .. } => TlogRequirement::Optional,
     };
-    let digest = artifact_digest(&args.artifact)?;
+    let subject = artifact_subject(&args.artifact)?;
     let json = read(&args.bundle)?;
     let artifact = SignatureArtifact::Bundle(BundleArtifact {
         json,
@@ -97,7 +101,7 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
     };
     let verifier = Verifier::new(std::sync::Arc::new(root));
     let mut results =
-        verifier.verify_signature(&artifact, &digest, std::slice::from_ref(&authority));
+        verifier.verify_subject(&artifact, &subject, std::slice::from_ref(&authority));
     match results.pop() {
         Some(Ok(v)) => Ok(v),
         Some(Err(r)) => Err(VerifyBundleError::Failed(r.0)),
@@ -118,31 +122,43 @@ fn read(path: &Path) -> Result<Vec<u8>, VerifyBundleError> {
     std::fs::read(path).map_err(|e| VerifyBundleError::Usage(format!("{}: {e}", path.display())))
 }
 
-/// `sha256:<hex>` as given, or the SHA-256 of the file, read as a stream.
-fn artifact_digest(artifact: &str) -> Result<Digest, VerifyBundleError> {
+/// `sha256:<hex>` or `sha512:<hex>` as given, or both digests of the file, read as a stream.
+fn artifact_subject(artifact: &str) -> Result<Subject, VerifyBundleError> {
+    let usage = |m: String| VerifyBundleError::Usage(m);
     if artifact.starts_with("sha256:") {
-        return artifact
+        let d: Digest = artifact
             .parse()
-            .map_err(|e: crate::reference::ReferenceError| {
-                VerifyBundleError::Usage(e.to_string())
-            });
+            .map_err(|e: crate::reference::ReferenceError| usage(e.to_string()))?;
+        return Ok(Subject::sha256(&d));
+    }
+    if let Some(hex) = artifact.strip_prefix("sha512:") {
+        if hex.len() != 128 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(usage(format!(
+                "`{artifact}` is not sha512:<128 hex characters>"
+            )));
+        }
+        return Ok(Subject {
+            sha256: None,
+            sha512: Some(hex.to_ascii_lowercase()),
+        });
     }
     use sha2::Digest as _;
     use std::io::Read as _;
-    let mut file = std::fs::File::open(artifact)
-        .map_err(|e| VerifyBundleError::Usage(format!("{artifact}: {e}")))?;
-    let mut hasher = sha2::Sha256::new();
+    let mut file = std::fs::File::open(artifact).map_err(|e| usage(format!("{artifact}: {e}")))?;
+    let (mut h256, mut h512) = (sha2::Sha256::new(), sha2::Sha512::new());
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = file
             .read(&mut buf)
-            .map_err(|e| VerifyBundleError::Usage(format!("{artifact}: {e}")))?;
+            .map_err(|e| usage(format!("{artifact}: {e}")))?;
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        h256.update(&buf[..n]);
+        h512.update(&buf[..n]);
     }
-    format!("sha256:{}", hex::encode(hasher.finalize()))
+    let sha256: Digest = format!("sha256:{}", hex::encode(h256.finalize()))
         .parse()
-        .map_err(|e: crate::reference::ReferenceError| VerifyBundleError::Usage(e.to_string()))
+        .map_err(|e: crate::reference::ReferenceError| usage(e.to_string()))?;
+    Ok(Subject::of_bytes(sha256, hex::encode(h512.finalize())))
 }

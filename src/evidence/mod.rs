@@ -2,6 +2,7 @@
 //!
 //! Collection talks to registries; judging (verification, evaluation) is pure and never does I/O.
 
+pub mod ecr_findings;
 pub mod signatures;
 
 /// A signature found for an image, in one of the formats cosign writes.

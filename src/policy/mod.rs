@@ -17,11 +17,11 @@ use sha2::Digest as _;
 
 pub use authority::{Authority, Identity, Matcher, TlogRequirement};
 pub use glob::ImageGlobs;
-pub use model::Mode;
+pub use model::{Mode, Severity, VulnerabilitySource};
 
 use crate::reference::Repository;
 use crate::verify::PublicKey;
-use model::{AuthorityFile, PolicyFile, TransparencyLog};
+use model::{AuthorityFile, PolicyFile, TransparencyLog, VulnerabilitiesSection};
 
 /// Policy files larger than this are refused: a policy is a page, not a data set.
 const MAX_POLICY_BYTES: u64 = 256 * 1024;
@@ -57,6 +57,69 @@ pub struct SignaturePolicy {
     pub authorities: Vec<Authority>,
 }
 
+/// The scan-findings requirement of a policy (`vulnerabilities:`).
+#[derive(Debug, Clone)]
+pub struct VulnerabilityPolicy {
+    pub source: VulnerabilitySource,
+    /// How long to wait for a scan that has not finished (or not started).
+    pub wait_for_scan: std::time::Duration,
+    /// Start a basic scan when there is none.
+    pub start_scan: bool,
+    /// Counted findings above this fail.
+    pub max_severity: Option<Severity>,
+    /// Most counted findings allowed per severity.
+    pub budgets: std::collections::BTreeMap<Severity, u64>,
+    pub only_fixable: bool,
+    /// Findings with a known score below this are not counted (0: all count).
+    pub min_score: f64,
+    pub ignore: Vec<IgnoreEntry>,
+}
+
+/// An accepted finding: its id, why, and the last day (UTC) the acceptance holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoreEntry {
+    pub id: String,
+    pub reason: String,
+    pub expires: Option<time::Date>,
+}
+
+/// The longest `waitForScan` a policy may ask for; the gate's timeout bounds it anyway.
+const MAX_WAIT_FOR_SCAN: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Parses `120s`, `2m`, `1m30s`, `1h`, `500ms`, `0`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    if t == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let bad =
+        || format!("`{text}` is not a duration; write it like `120s`, `2m`, `1m30s` or `500ms`");
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = t;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let part = match &rest[..unit_len] {
+            "ms" => std::time::Duration::from_millis(n),
+            "s" => std::time::Duration::from_secs(n),
+            "m" => std::time::Duration::from_secs(n * 60),
+            "h" => std::time::Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += part;
+    }
+    Ok(total)
+}
+
 /// A loaded, checked policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -64,6 +127,7 @@ pub struct Policy {
     pub images: ImageGlobs,
     pub mode: Mode,
     pub signatures: Option<SignaturePolicy>,
+    pub vulnerabilities: Option<VulnerabilityPolicy>,
     /// `sha256:<hex>` of the policy file's bytes, recorded in every decision.
     pub sha256: String,
     /// The file it came from.
@@ -130,6 +194,7 @@ impl Policy {
             images: raw.images,
             mode: raw.mode,
             signatures,
+            vulnerabilities: raw.vulnerabilities,
             sha256: format!(
                 "sha256:{}",
                 hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -276,6 +341,7 @@ struct RawPolicy {
     images: ImageGlobs,
     mode: Mode,
     signatures: Option<RawSignatures>,
+    vulnerabilities: Option<VulnerabilityPolicy>,
 }
 
 struct RawSignatures {
@@ -311,12 +377,15 @@ impl TryFrom<PolicyFile> for RawPolicy {
             ));
         }
         let images = ImageGlobs::new(&f.images)?;
+        if f.signatures.is_none() && f.vulnerabilities.is_none() {
+            return Err(
+                "a policy must require at least one check: add a `signatures` or `vulnerabilities` section"
+                    .into(),
+            );
+        }
+        let vulnerabilities = f.vulnerabilities.map(vulnerability_policy).transpose()?;
         let signatures = match f.signatures {
-            None => {
-                return Err(
-                    "a policy must require at least one check: add a `signatures` section".into(),
-                )
-            }
+            None => None,
             Some(s) => {
                 if s.authorities.is_empty() {
                     return Err("signatures.authorities: at least one authority is needed".into());
@@ -353,8 +422,82 @@ impl TryFrom<PolicyFile> for RawPolicy {
             images,
             mode: f.mode,
             signatures,
+            vulnerabilities,
         })
     }
+}
+
+fn vulnerability_policy(v: VulnerabilitiesSection) -> Result<VulnerabilityPolicy, String> {
+    let wait_for_scan = match &v.wait_for_scan {
+        None => std::time::Duration::ZERO,
+        Some(text) => {
+            parse_duration(text).map_err(|e| format!("vulnerabilities.waitForScan: {e}"))?
+        }
+    };
+    if wait_for_scan > MAX_WAIT_FOR_SCAN {
+        return Err(format!(
+            "vulnerabilities.waitForScan: {} is longer than the 1h limit (the gate's evaluation timeout bounds the wait anyway)",
+            v.wait_for_scan.as_deref().unwrap_or_default()
+        ));
+    }
+    if v.max_severity.is_none() && v.budgets.is_empty() {
+        return Err(
+            "vulnerabilities: give `maxSeverity`, `budgets` or both; without them no finding can fail the image"
+                .into(),
+        );
+    }
+    let min_score = v.min_score.unwrap_or(0.0);
+    if !(0.0..=10.0).contains(&min_score) {
+        return Err(format!(
+            "vulnerabilities.minScore: {min_score} must be between 0 and 10 (CVSS and Inspector scores use that range)"
+        ));
+    }
+    let mut ids = BTreeSet::new();
+    let mut ignore = Vec::new();
+    for (i, entry) in v.ignore.into_iter().enumerate() {
+        let field = format!("vulnerabilities.ignore[{i}]");
+        let id = entry.id.trim().to_string();
+        if id.is_empty() {
+            return Err(format!("{field}.id: must not be empty"));
+        }
+        if !ids.insert(id.to_ascii_uppercase()) {
+            return Err(format!(
+                "{field}.id: `{id}` is listed twice; keep one entry with one reason"
+            ));
+        }
+        if entry.reason.trim().is_empty() {
+            return Err(format!(
+                "{field}.reason: say why `{id}` is accepted (it is reported in every decision)"
+            ));
+        }
+        let expires = match &entry.expires {
+            None => None,
+            Some(text) => Some(
+                time::Date::parse(
+                    text.trim(),
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|e| {
+                    format!("{field}.expires: `{text}` is not a date like 2027-01-31 ({e})")
+                })?,
+            ),
+        };
+        ignore.push(IgnoreEntry {
+            id,
+            reason: entry.reason.trim().to_string(),
+            expires,
+        });
+    }
+    Ok(VulnerabilityPolicy {
+        source: v.source,
+        wait_for_scan,
+        start_scan: v.start_scan,
+        max_severity: v.max_severity,
+        budgets: v.budgets,
+        only_fixable: v.only_fixable,
+        min_score,
+        ignore,
+    })
 }
 
 fn draft_authority(a: AuthorityFile) -> Result<DraftAuthority, String> {
@@ -386,14 +529,10 @@ fn draft_authority(a: AuthorityFile) -> Result<DraftAuthority, String> {
     } else {
         return Err("key: give one of `key`, `keyRef` or `keyless`".into());
     };
-    let keyless = matches!(identity, DraftIdentity::Ready(Identity::Keyless { .. }));
     let tlog = match a.transparency_log {
         None | Some(TransparencyLog::Required) => TlogRequirement::Required,
-        Some(TransparencyLog::Optional) if keyless => {
-            return Err(
-                "transparencyLog: `optional` is only for keys; a keyless certificate is valid for minutes and only a log entry proves it signed in that window".into(),
-            )
-        }
+        // For keyless this accepts signatures whose time a verified RFC 3161 timestamp proves
+        // instead (GitHub's Sigstore instance has no log); the verifier still demands one.
         Some(TransparencyLog::Optional) => TlogRequirement::Optional,
     };
     Ok(DraftAuthority {

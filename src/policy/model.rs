@@ -3,6 +3,8 @@
 //! These types are only the file's shape; `compile` turns them into the checked form that
 //! evaluation uses, so a loaded policy can never hold a key that does not parse or a bad regex.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,9 @@ pub struct PolicyFile {
     /// Who must have signed the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signatures: Option<SignaturesSection>,
+    /// Which scan findings the image may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<VulnerabilitiesSection>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -60,7 +65,8 @@ pub struct AuthorityFile {
     /// Keyless signing: the certificate's OIDC issuer and subject (SAN) must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyless: Option<KeylessFile>,
-    /// `required` (default; the only choice for keyless) or `optional` (keys only).
+    /// `required` (default) or `optional`. Optional for a key: a signature needs no log entry.
+    /// Optional for keyless: a verified RFC 3161 timestamp may prove the signing time instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparency_log: Option<TransparencyLog>,
 }
@@ -87,4 +93,100 @@ pub struct KeylessFile {
 pub enum TransparencyLog {
     Required,
     Optional,
+}
+
+/// The `vulnerabilities:` section: limits on the image's scan findings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VulnerabilitiesSection {
+    /// Where findings come from: `ecr` (Amazon ECR basic or enhanced scanning).
+    pub source: VulnerabilitySource,
+    /// How long to wait for a scan that is pending, in progress or not started: `120s`, `2m`,
+    /// `1m30s`. Default `0s` (look once). Also bounded by the gate's evaluation timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_scan: Option<String>,
+    /// Start a basic scan (`StartImageScan`) when the image has none yet. Default false.
+    #[serde(default)]
+    pub start_scan: bool,
+    /// Any counted finding above this severity fails the image. Order: INFORMATIONAL < LOW <
+    /// MEDIUM < HIGH < UNTRIAGED < CRITICAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_severity: Option<Severity>,
+    /// Most counted findings allowed of exactly this severity, e.g. `{HIGH: 3, MEDIUM: 20}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub budgets: BTreeMap<Severity, u64>,
+    /// Count only findings that have a fix (enhanced scanning's `fixAvailable` YES or PARTIAL).
+    /// Findings that do not say (basic scanning) still count.
+    #[serde(default)]
+    pub only_fixable: bool,
+    /// Findings whose score (Inspector score, else CVSS) is below this (0-10) are not counted.
+    /// Findings without a score always count. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<f64>,
+    /// Findings that are accepted, with a reason and optionally an expiry date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<IgnoreFile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VulnerabilitySource {
+    /// Amazon ECR `DescribeImageScanFindings` for the image's digest.
+    Ecr,
+}
+
+/// Finding severity, in increasing order. UNTRIAGED (enhanced scanning's "not yet rated", and
+/// any severity ECR reports that shipgate does not know) ranks between HIGH and CRITICAL.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Untriaged,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 6] = [
+        Severity::Critical,
+        Severity::Untriaged,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Informational,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Untriaged => "UNTRIAGED",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An accepted finding.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IgnoreFile {
+    /// The vulnerability id as ECR reports it, e.g. `CVE-2024-12345`.
+    pub id: String,
+    /// Why it is accepted; reported in every decision.
+    pub reason: String,
+    /// Last day (UTC, inclusive) the entry applies: `2027-01-31`. After it, the finding counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }

@@ -86,11 +86,6 @@ fn errors_name_file_field_and_line() {
         ),
         ("threshold: 1", "threshold: 0", &["signatures.threshold"]),
         (
-            "transparencyLog: required",
-            "transparencyLog: optional",
-            &["transparencyLog", "only for keys", "line 12"],
-        ),
-        (
             "        issuer: https://token.actions.githubusercontent.com\n",
             "",
             &["keyless.issuer: required"],

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::evidence::BundleArtifact;
-use crate::reference::Digest;
 
 use super::asn1;
 use super::certificate::{Cert, Leaf, MAX_CHAIN};
@@ -16,7 +15,7 @@ use super::keys::sha256;
 use super::rekor::{self, EntryInput, ProofInput};
 use super::timestamp;
 use super::trust_root::TrustRoot;
-use super::Rejection;
+use super::{Rejection, Subject};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// Largest bundle we read.
@@ -176,7 +175,7 @@ fn b64(s: &str, what: &str) -> Result<Vec<u8>, Rejection> {
 /// Parses and checks everything about the bundle that does not depend on the authority.
 pub(crate) fn prepare(
     artifact: &BundleArtifact,
-    digest: &Digest,
+    subject: &Subject,
     root: &TrustRoot,
 ) -> Result<Material, Rejection> {
     if artifact.json.len() > MAX_BUNDLE_LEN {
@@ -197,7 +196,7 @@ pub(crate) fn prepare(
         .verification_material
         .as_ref()
         .ok_or_else(|| reject("the bundle has no verificationMaterial"))?;
-    let leaf = leaf(vm)?;
+    let leaf = leaf(vm, root)?;
 
     let (signed, signature, subject_sha256, dsse_pae_sha256) =
         match (&b.dsse_envelope, &b.message_signature) {
@@ -210,7 +209,7 @@ pub(crate) fn prepare(
                     )));
                 }
                 let payload = b64(&env.payload, "DSSE payload")?;
-                dsse::check_statement(&payload, digest)?;
+                dsse::check_statement(&payload, subject)?;
                 let [sig] = env.signatures.as_slice() else {
                     return Err(reject("the DSSE envelope must hold exactly one signature"));
                 };
@@ -236,6 +235,11 @@ pub(crate) fn prepare(
                     )));
                 }
                 let signed_digest = b64(&md.digest, "message digest")?;
+                let Some(digest) = &subject.sha256 else {
+                    return Err(reject(
+                    "the bundle signs a SHA-256 message digest; give the artifact or its sha256",
+                ));
+                };
                 if hex::encode(&signed_digest) != digest.hex() {
                     return Err(reject(format!(
                         "the bundle signs sha256:{}, not this image {digest} (a signature of \
@@ -306,7 +310,7 @@ fn timestamps(
 }
 
 /// The signing certificate, if the bundle is keyless.
-fn leaf(vm: &RawMaterial) -> Result<Option<Leaf>, Rejection> {
+fn leaf(vm: &RawMaterial, root: &TrustRoot) -> Result<Option<Leaf>, Rejection> {
     let bad = |e: String| reject(format!("the bundle's certificate: {e}"));
     match (&vm.x509_certificate_chain, &vm.certificate, &vm.public_key) {
         (Some(chain), None, None) => {
@@ -320,15 +324,17 @@ fn leaf(vm: &RawMaterial) -> Result<Option<Leaf>, Rejection> {
                 .next()
                 .ok_or_else(|| reject("the bundle's certificate chain is empty"))?;
             let leaf = Cert::from_der(&b64(&first.raw_bytes, "certificate")?).map_err(bad)?;
-            // Intermediates come from the trust root; a root certificate here is refused.
+            // Trust comes only from the trust root: the leaf is verified against its CAs, never
+            // against certificates shipped here. A root certificate here is refused unless it is
+            // byte for byte one of the trust root's own (older clients shipped the full chain).
             for c in certs {
                 let der = b64(&c.raw_bytes, "certificate")?;
                 let parts = asn1::cert_parts(&der)
                     .ok_or_else(|| reject("a certificate of the bundle's chain is malformed"))?;
-                if parts.issuer == parts.subject {
+                if parts.issuer == parts.subject && !root.is_ca_certificate(&der) {
                     return Err(reject(
-                        "the bundle's certificate chain includes a root certificate; trust anchors \
-                         come only from the trust root",
+                        "the bundle's certificate chain includes a root certificate that is not \
+                         in the trust root; trust anchors come only from the trust root",
                     ));
                 }
             }

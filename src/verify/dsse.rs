@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::reference::Digest;
 
-use super::Rejection;
+use super::{Rejection, Subject};
 
 /// The only payload type an image signature envelope may carry.
 pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
@@ -43,8 +43,9 @@ struct StatementSubject {
     digest: std::collections::BTreeMap<String, String>,
 }
 
-/// Checks that an in-toto Statement names `digest` among its subjects; returns its predicateType.
-pub(crate) fn check_statement(payload: &[u8], digest: &Digest) -> Result<String, Rejection> {
+/// Checks that an in-toto Statement names `subject` (by SHA-256 or SHA-512) among its
+/// subjects; returns its predicateType.
+pub(crate) fn check_statement(payload: &[u8], subject: &Subject) -> Result<String, Rejection> {
     let st: Statement = serde_json::from_slice(payload)
         .map_err(|e| Rejection(format!("the DSSE payload is not an in-toto Statement: {e}")))?;
     if st.type_ != STATEMENT_V1 && st.type_ != STATEMENT_V01 {
@@ -58,22 +59,29 @@ pub(crate) fn check_statement(payload: &[u8], digest: &Digest) -> Result<String,
             "the in-toto Statement has too many subjects".into(),
         ));
     }
+    let same = |named: Option<&String>, ours: Option<&str>| match (named, ours) {
+        (Some(h), Some(o)) => h.eq_ignore_ascii_case(o),
+        _ => false,
+    };
     let found = st.subject.iter().any(|s| {
-        s.digest
-            .get("sha256")
-            .is_some_and(|h| h.eq_ignore_ascii_case(digest.hex()))
+        same(
+            s.digest.get("sha256"),
+            subject.sha256.as_ref().map(Digest::hex),
+        ) || same(s.digest.get("sha512"), subject.sha512.as_deref())
     });
     if !found {
         let named: Vec<String> = st
             .subject
             .iter()
-            .filter_map(|s| s.digest.get("sha256"))
+            .flat_map(|s| s.digest.iter())
+            .filter(|(alg, _)| matches!(alg.as_str(), "sha256" | "sha512"))
             .take(3)
-            .map(|h| format!("sha256:{h}"))
+            .map(|(alg, h)| format!("{alg}:{h}"))
             .collect();
         return Err(Rejection(format!(
-            "the in-toto Statement names {}, not this image {digest} (a signature of another image)",
-            if named.is_empty() { "no sha256 subject".to_string() } else { named.join(", ") }
+            "the in-toto Statement names {}, not this artifact {} (a signature of another image or artifact)",
+            if named.is_empty() { "no sha256 or sha512 subject".to_string() } else { named.join(", ") },
+            subject.describe()
         )));
     }
     Ok(st.predicate_type.unwrap_or_default())
@@ -94,6 +102,7 @@ mod tests {
     #[test]
     fn statement_subject_must_match() {
         let d: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        let d = Subject::sha256(&d);
         let ok = format!(
             r#"{{"_type":"{STATEMENT_V1}","subject":[{{"digest":{{"sha256":"{}"}}}}],"predicateType":"p"}}"#,
             "ab".repeat(32)
@@ -103,5 +112,23 @@ mod tests {
         let err = check_statement(other.as_bytes(), &d).unwrap_err().0;
         assert!(err.contains("another image"), "{err}");
         assert!(check_statement(b"{}", &d).is_err());
+    }
+
+    #[test]
+    fn a_sha512_subject_matches_only_the_sha512_of_the_artifact() {
+        let st = format!(
+            r#"{{"_type":"{STATEMENT_V1}","subject":[{{"digest":{{"sha512":"{}"}}}}]}}"#,
+            "ef".repeat(64)
+        );
+        let sha256: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        assert!(check_statement(st.as_bytes(), &Subject::sha256(&sha256)).is_err());
+        let both = Subject::of_bytes(sha256.clone(), "ef".repeat(64));
+        assert!(check_statement(st.as_bytes(), &both).is_ok());
+        let wrong = Subject::of_bytes(sha256, "ee".repeat(64));
+        let err = check_statement(st.as_bytes(), &wrong).unwrap_err().0;
+        assert!(
+            err.contains(&format!("sha512:{}", "ef".repeat(64))),
+            "{err}"
+        );
     }
 }

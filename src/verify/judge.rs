@@ -167,14 +167,17 @@ fn judge_keyless(
         )));
     }
     let entry = match &m.tlog {
-        Tlog::Absent => {
+        Tlog::Invalid(r) => return Err(r.clone()),
+        Tlog::Verified(e) => Some(e),
+        Tlog::Absent if a.tlog == TlogRequirement::Required => {
             return Err(Rejection(format!(
                 "no transparency-log entry, and keyless authority `{}` requires one",
                 a.name
             )))
         }
-        Tlog::Invalid(r) => return Err(r.clone()),
-        Tlog::Verified(e) => e,
+        // `transparencyLog: optional`: the signing time must then come from a verified RFC 3161
+        // timestamp (`keyless_trust` refuses a signature with no verified time at all).
+        Tlog::Absent => None,
     };
     let facts = facts.get_or_init(|| KeylessFacts {
         signature_ok: m.verifies_with(&leaf.cert.key),
@@ -186,16 +189,18 @@ fn judge_keyless(
                 .into(),
         ));
     }
-    entry
-        .body
-        .binds(&m.subject(), &m.signature, &Signer::Cert(&leaf.cert))?;
+    if let Some(entry) = entry {
+        entry
+            .body
+            .binds(&m.subject(), &m.signature, &Signer::Cert(&leaf.cert))?;
+    }
     facts.trust.clone()?;
     Ok(VerifiedSignature {
         authority: a.name.clone(),
         signer: identity.to_string(),
         issuer: Some(issuer.to_string()),
-        tlog_index: Some(entry.log_index),
-        integrated_time: entry.integrated_time,
+        tlog_index: entry.map(|e| e.log_index),
+        integrated_time: entry.and_then(|e| e.integrated_time),
         source: source.to_string(),
     })
 }
@@ -206,21 +211,23 @@ fn judge_keyless(
 fn keyless_trust(
     m: &Material,
     leaf: &Leaf,
-    entry: &VerifiedEntry,
+    entry: Option<&VerifiedEntry>,
     root: &TrustRoot,
 ) -> Result<(), Rejection> {
     let mut times: Vec<(i64, String)> = Vec::new();
-    if let Some(t) = entry.integrated_time {
+    if let Some(t) = entry.and_then(|e| e.integrated_time) {
         times.push((t, "the transparency log's integration time".to_string()));
     }
     for ts in &m.timestamps.verified {
         // Without a SET, nothing else says the log key was valid when the entry was made.
-        if entry.integrated_time.is_none() && !entry.log_valid_for.contains_ns(ts.gen_time_ns) {
-            return Err(Rejection(format!(
-                "the key of log {} was not valid at the RFC 3161 timestamp's time {}",
-                entry.log_url,
-                fmt_time(ts.secs())
-            )));
+        if let Some(entry) = entry {
+            if entry.integrated_time.is_none() && !entry.log_valid_for.contains_ns(ts.gen_time_ns) {
+                return Err(Rejection(format!(
+                    "the key of log {} was not valid at the RFC 3161 timestamp's time {}",
+                    entry.log_url,
+                    fmt_time(ts.secs())
+                )));
+            }
         }
         times.push((ts.secs(), format!("the RFC 3161 timestamp of {}", ts.tsa)));
     }
@@ -229,9 +236,14 @@ fn keyless_trust(
             Some(r) => format!("its RFC 3161 timestamp does not verify: {r}"),
             None => "it has no RFC 3161 timestamp".to_string(),
         };
+        let log = if entry.is_some() {
+            "the transparency-log entry has no signed entry timestamp (Rekor v2 entries never \
+             have one)"
+        } else {
+            "there is no transparency-log entry"
+        };
         return Err(Rejection(format!(
-            "the signing time is unproven: the transparency-log entry has no signed entry \
-             timestamp (Rekor v2 entries never have one) and {why}"
+            "the signing time is unproven: {log} and {why}"
         )));
     }
     for (t, what) in &times {

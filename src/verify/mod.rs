@@ -76,6 +76,46 @@ pub struct VerifiedSignature {
     pub source: String,
 }
 
+/// What a signature must be about. Images are named by their sha256 manifest digest; other
+/// artifacts (npm packages, release files) may be named in in-toto subjects by SHA-512 only.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// `sha256:<hex>`.
+    pub sha256: Option<Digest>,
+    /// Lower-case hex of the SHA-512.
+    pub sha512: Option<String>,
+}
+
+impl Subject {
+    /// An image (or any artifact known only by its SHA-256).
+    pub fn sha256(digest: &Digest) -> Subject {
+        Subject {
+            sha256: Some(digest.clone()),
+            sha512: None,
+        }
+    }
+
+    /// Both digests of the artifact's bytes.
+    pub fn of_bytes(sha256: Digest, sha512_hex: String) -> Subject {
+        Subject {
+            sha256: Some(sha256),
+            sha512: Some(sha512_hex),
+        }
+    }
+
+    /// `sha256:…` and/or `sha512:…`, for reasons.
+    pub fn describe(&self) -> String {
+        let mut names = Vec::new();
+        if let Some(d) = &self.sha256 {
+            names.push(d.to_string());
+        }
+        if let Some(h) = &self.sha512 {
+            names.push(format!("sha512:{h}"));
+        }
+        names.join(" / ")
+    }
+}
+
 /// Verifies signatures against a trust root. Cheap to share: hold it in an `Arc`.
 pub struct Verifier {
     trust_root: Arc<TrustRoot>,
@@ -98,13 +138,27 @@ impl Verifier {
         digest: &Digest,
         authorities: &[Authority],
     ) -> Vec<Result<VerifiedSignature, Rejection>> {
+        self.verify_subject(artifact, &Subject::sha256(digest), authorities)
+    }
+
+    /// Like `verify_signature`, for a subject that may be named by SHA-512 (bundles only; a
+    /// legacy cosign signature always names a sha256 image digest).
+    pub fn verify_subject(
+        &self,
+        artifact: &SignatureArtifact,
+        subject: &Subject,
+        authorities: &[Authority],
+    ) -> Vec<Result<VerifiedSignature, Rejection>> {
         if authorities.is_empty() {
             return Vec::new();
         }
         let root = &self.trust_root;
-        let material = match artifact {
-            SignatureArtifact::Legacy(l) => legacy::prepare(l, digest, root),
-            SignatureArtifact::Bundle(b) => bundle::prepare(b, digest, root),
+        let material = match (artifact, &subject.sha256) {
+            (SignatureArtifact::Legacy(l), Some(digest)) => legacy::prepare(l, digest, root),
+            (SignatureArtifact::Legacy(_), None) => Err(Rejection(
+                "a cosign image signature names a sha256 digest; no sha256 was given".into(),
+            )),
+            (SignatureArtifact::Bundle(b), _) => bundle::prepare(b, subject, root),
         };
         judge::judge_all(&material, root, authorities, artifact.source())
     }

@@ -268,6 +268,19 @@ impl TrustRoot {
         })
     }
 
+    /// Whether the root names any transparency log. A root without one (GitHub's own Sigstore
+    /// instance) can only prove signing times by RFC 3161 timestamps.
+    pub fn has_transparency_logs(&self) -> bool {
+        !self.tlogs.is_empty()
+    }
+
+    /// Whether `der` is, byte for byte, a certificate of one of the root's Fulcio CA chains.
+    pub(crate) fn is_ca_certificate(&self, der: &[u8]) -> bool {
+        self.cas
+            .iter()
+            .any(|ca| ca.chain.iter().any(|c| c.der == der))
+    }
+
     /// The Rekor log with this id.
     pub(crate) fn tlog(&self, log_id: &[u8]) -> Option<&LogKey> {
         self.tlogs.iter().find(|l| l.log_id == log_id)

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use shipgate::decision::{CheckResult, Decision};
+use shipgate::evidence::ecr_findings::AwsScanFindings;
 use shipgate::gate::{DecisionRequest, Gate, GateSettings};
 use shipgate::policy::{Policy, PolicySet};
 use shipgate::registry::{RegistryClient, RegistryConfig};
@@ -27,6 +28,7 @@ pub fn gate(host: &str, policy_yaml: &str, trusted_root: Option<&str>) -> Gate {
     Gate::new(
         PolicySet::new(vec![policy]).expect("policy set"),
         Arc::new(registry),
+        Arc::new(AwsScanFindings::new()),
         Arc::new(Verifier::new(Arc::new(root))),
         // No caching: these tests change the registry between decisions.
         GateSettings {

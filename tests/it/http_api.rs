@@ -86,6 +86,7 @@ fn service() -> (axum::Router, Arc<MemoryRegistry>) {
     let gate = Gate::new(
         PolicySet::new(vec![policy]).unwrap(),
         registry.clone(),
+        Arc::new(shipgate::evidence::ecr_findings::AwsScanFindings::new()),
         Arc::new(verifier),
         GateSettings::default(),
     );

@@ -1,6 +1,9 @@
 //! Integration tests: one binary, a module per concern (linking the AWS SDK once, not per file).
 
+mod cases;
 mod common;
+mod conformance;
+mod ecr_findings;
 mod fixtures_selftest;
 mod gate_harness;
 mod http_api;

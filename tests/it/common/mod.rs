@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cosign;
+pub mod moto;
 pub mod oci;
 pub mod private_sigstore;
 pub mod registry;

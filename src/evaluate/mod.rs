@@ -1,5 +1,7 @@
 //! Judging evidence against a policy: pure functions, no I/O.
 
+mod vulnerabilities;
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -9,6 +11,8 @@ use crate::evidence::signatures::SignatureCollection;
 use crate::policy::{Identity, SignaturePolicy};
 use crate::reference::Digest;
 use crate::verify::{VerifiedSignature, Verifier};
+
+pub use vulnerabilities::vulnerability_check;
 
 /// How many rejection reasons one authority reports at most (the rest are counted).
 const MAX_REASONS_PER_AUTHORITY: usize = 4;
