@@ -4,18 +4,17 @@
 //! environments need no AWS; `collect` does the waiting, paging and retrying, bounded by the
 //! gate's time budget. Judging the findings is `evaluate::vulnerabilities`, pure.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::policy::Severity;
 use crate::reference::{Digest, Repository};
 use crate::registry::ecr::parse_ecr_host;
+use crate::registry::ecr::EcrClients;
 use crate::registry::LoaderHook;
 
 /// Pages of one scan read at most (ECR pages hold up to 1000 findings).
@@ -397,10 +396,16 @@ fn describe_error(e: &EcrCallError) -> String {
 /// `DescribeImageScanFindings` / `StartImageScan` through the AWS SDK with the standard credential
 /// chain, one client per region (made on first use). `AWS_ENDPOINT_URL(_ECR)` is honoured by the
 /// SDK. The SDK's own retries are off: `collect` retries within the gate's time budget.
-#[derive(Default)]
 pub struct AwsScanFindings {
-    clients: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
-    hook: Option<LoaderHook>,
+    clients: EcrClients,
+}
+
+impl Default for AwsScanFindings {
+    fn default() -> Self {
+        AwsScanFindings {
+            clients: EcrClients::new(None, false),
+        }
+    }
 }
 
 impl AwsScanFindings {
@@ -412,28 +417,8 @@ impl AwsScanFindings {
     /// set), e.g. to pin an endpoint or a credentials provider.
     pub fn with_loader_hook(hook: LoaderHook) -> AwsScanFindings {
         AwsScanFindings {
-            clients: Mutex::default(),
-            hook: Some(hook),
+            clients: EcrClients::new(Some(hook), false),
         }
-    }
-
-    async fn client(&self, region: &str) -> aws_sdk_ecr::Client {
-        let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(region) {
-            return c.clone();
-        }
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()));
-        if let Some(hook) = &self.hook {
-            loader = hook(loader);
-        }
-        let shared = loader.load().await;
-        let config = aws_sdk_ecr::config::Builder::from(&shared)
-            .retry_config(aws_sdk_ecr::config::retry::RetryConfig::disabled())
-            .build();
-        let client = aws_sdk_ecr::Client::from_conf(config);
-        clients.insert(region.to_string(), client.clone());
-        client
     }
 }
 
@@ -518,7 +503,7 @@ impl ScanFindings for AwsScanFindings {
         target: &ScanTarget,
         next_token: Option<&str>,
     ) -> Result<FindingsPage, EcrCallError> {
-        let client = self.client(&target.region).await;
+        let client = self.clients.get(&target.region).await;
         let out = client
             .describe_image_scan_findings()
             .registry_id(&target.registry_id)
@@ -537,7 +522,7 @@ impl ScanFindings for AwsScanFindings {
     }
 
     async fn start_scan(&self, target: &ScanTarget) -> Result<(), EcrCallError> {
-        let client = self.client(&target.region).await;
+        let client = self.clients.get(&target.region).await;
         client
             .start_image_scan()
             .registry_id(&target.registry_id)

@@ -85,12 +85,62 @@ pub fn decode_token(token: &str) -> Option<Credentials> {
 pub type LoaderHook =
     Arc<dyn Fn(aws_config::ConfigLoader) -> aws_config::ConfigLoader + Send + Sync>;
 
-/// `GetAuthorizationToken` through the AWS SDK with the standard credential chain, in the
-/// region named by the registry host. `AWS_ENDPOINT_URL(_ECR)` is honoured by the SDK itself.
+/// ECR SDK clients, one per region, built on first use with the standard AWS configuration
+/// chain (`AWS_ENDPOINT_URL(_ECR)` is honoured by the SDK itself). Shared shape of everything
+/// here that calls the ECR API.
 #[derive(Default)]
-pub struct AwsEcrTokens {
+pub struct EcrClients {
     clients: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
     hook: Option<LoaderHook>,
+    /// Whether the SDK retries on its own; off where the caller retries within its own budget.
+    sdk_retries: bool,
+}
+
+impl EcrClients {
+    /// `hook` adjusts the SDK's configuration loader (after the region is set), e.g. to pin an
+    /// endpoint or a credentials provider.
+    pub fn new(hook: Option<LoaderHook>, sdk_retries: bool) -> EcrClients {
+        EcrClients {
+            clients: Mutex::default(),
+            hook,
+            sdk_retries,
+        }
+    }
+
+    /// The client for `region`.
+    pub async fn get(&self, region: &str) -> aws_sdk_ecr::Client {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(region) {
+            return c.clone();
+        }
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()));
+        if let Some(hook) = &self.hook {
+            loader = hook(loader);
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_ecr::config::Builder::from(&shared);
+        if !self.sdk_retries {
+            config = config.retry_config(aws_sdk_ecr::config::retry::RetryConfig::disabled());
+        }
+        let client = aws_sdk_ecr::Client::from_conf(config.build());
+        clients.insert(region.to_string(), client.clone());
+        client
+    }
+}
+
+/// `GetAuthorizationToken` through the AWS SDK with the standard credential chain, in the
+/// region named by the registry host.
+pub struct AwsEcrTokens {
+    clients: EcrClients,
+}
+
+impl Default for AwsEcrTokens {
+    fn default() -> Self {
+        AwsEcrTokens {
+            clients: EcrClients::new(None, true),
+        }
+    }
 }
 
 impl AwsEcrTokens {
@@ -102,25 +152,8 @@ impl AwsEcrTokens {
     /// set), e.g. to pin an endpoint or a credentials provider.
     pub fn with_loader_hook(hook: LoaderHook) -> AwsEcrTokens {
         AwsEcrTokens {
-            clients: Mutex::default(),
-            hook: Some(hook),
+            clients: EcrClients::new(Some(hook), true),
         }
-    }
-
-    async fn client(&self, region: &str) -> aws_sdk_ecr::Client {
-        let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(region) {
-            return c.clone();
-        }
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()));
-        if let Some(hook) = &self.hook {
-            loader = hook(loader);
-        }
-        let config = loader.load().await;
-        let client = aws_sdk_ecr::Client::new(&config);
-        clients.insert(region.to_string(), client.clone());
-        client
     }
 }
 
@@ -132,7 +165,7 @@ impl EcrTokens for AwsEcrTokens {
             registry: registry.clone(),
             detail,
         };
-        let client = self.client(&host.region).await;
+        let client = self.clients.get(&host.region).await;
         let out = client
             .get_authorization_token()
             .send()
