@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cache::DecisionCache;
 use crate::decision::{Check, CheckResult, Decision, PolicyRef};
 use crate::evaluate;
+use crate::evidence::attestations;
 use crate::evidence::ecr_findings::{self, CollectPlan, ScanFindings};
 use crate::evidence::signatures::{self, CollectLimits};
 use crate::policy::{Policy, PolicySet};
@@ -297,7 +298,14 @@ impl Gate {
             ),
         });
         // Signatures come from the registry, findings from ECR: independent, so concurrent.
-        let (signatures, findings) = tokio::join!(
+        // Every policy's base-image patterns, collected once (the evidence is keyed by pattern).
+        let base_patterns: Vec<&crate::evidence::base_image::BasePattern> = policies
+            .iter()
+            .filter_map(|p| p.base_images.as_ref())
+            .flat_map(|b| b.allow.iter().chain(b.deny.iter()))
+            .collect();
+        let needs_attestations = policies.iter().any(|p| p.provenance.is_some());
+        let (signatures, findings, base_images, attestations) = tokio::join!(
             async {
                 if needs_signatures {
                     Some(
@@ -321,11 +329,50 @@ impl Gate {
                     ),
                     None => None,
                 }
+            },
+            async {
+                if base_patterns.is_empty() {
+                    None
+                } else {
+                    Some(
+                        crate::evidence::base_image::collect(
+                            self.inner.registry.as_ref(),
+                            &repo,
+                            &digest,
+                            &base_patterns,
+                        )
+                        .await,
+                    )
+                }
+            },
+            async {
+                if needs_attestations {
+                    Some(
+                        attestations::collect(
+                            self.inner.registry.as_ref(),
+                            &repo,
+                            &digest,
+                            &self.inner.settings.collect,
+                        )
+                        .await,
+                    )
+                } else {
+                    None
+                }
             }
         );
         let today = time::OffsetDateTime::now_utc().date();
         let mut checks = Vec::new();
         for policy in &policies {
+            if let (Some(rule), Some(found)) = (&policy.provenance, &attestations) {
+                checks.push(evaluate::provenance_check(
+                    &policy.name,
+                    rule,
+                    &digest,
+                    found,
+                    &self.inner.verifier,
+                ));
+            }
             if let (Some(rule), Some(found)) = (&policy.signatures, &signatures) {
                 checks.push(evaluate::signature_check(
                     &policy.name,
@@ -342,6 +389,9 @@ impl Gate {
                     found,
                     today,
                 ));
+            }
+            if let (Some(rule), Some(found)) = (&policy.base_images, &base_images) {
+                checks.push(evaluate::base_image_check(&policy.name, rule, found));
             }
         }
         Decision::conclude(image, Some(digest.to_string()), refs, checks, started)

@@ -1,5 +1,7 @@
 //! Judging evidence against a policy: pure functions, no I/O.
 
+mod base_image;
+mod provenance;
 mod vulnerabilities;
 
 use std::collections::BTreeMap;
@@ -12,6 +14,8 @@ use crate::policy::{Identity, SignaturePolicy};
 use crate::reference::Digest;
 use crate::verify::{VerifiedSignature, Verifier};
 
+pub use base_image::base_image_check;
+pub use provenance::{build_facts, provenance_check, BuildFacts};
 pub use vulnerabilities::vulnerability_check;
 
 /// How many rejection reasons one authority reports at most (the rest are counted).

@@ -56,9 +56,9 @@ pub struct SignatureCollection {
 }
 
 #[derive(Deserialize)]
-struct ImageManifest {
+pub(super) struct ImageManifest {
     #[serde(default)]
-    layers: Vec<Descriptor>,
+    pub(super) layers: Vec<Descriptor>,
     #[serde(default)]
     subject: Option<Descriptor>,
 }
@@ -186,7 +186,9 @@ async fn collect_legacy(
     out
 }
 
-async fn collect_bundles(
+/// The Sigstore bundles attached to `digest` as OCI referrers (referrers API, else its tag
+/// fallback); shared with attestation collection.
+pub(super) async fn collect_bundles(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,

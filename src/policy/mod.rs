@@ -21,7 +21,9 @@ pub use model::{Mode, Severity, VulnerabilitySource};
 
 use crate::reference::Repository;
 use crate::verify::PublicKey;
-use model::{AuthorityFile, PolicyFile, TransparencyLog, VulnerabilitiesSection};
+use model::{
+    AuthorityFile, PolicyFile, ProvenanceSection, TransparencyLog, VulnerabilitiesSection,
+};
 
 /// Policy files larger than this are refused: a policy is a page, not a data set.
 const MAX_POLICY_BYTES: u64 = 256 * 1024;
@@ -55,6 +57,34 @@ pub enum PolicyError {
 pub struct SignaturePolicy {
     pub threshold: usize,
     pub authorities: Vec<Authority>,
+}
+
+/// The build-provenance requirement of a policy (`provenance:`).
+#[derive(Debug, Clone)]
+pub struct ProvenancePolicy {
+    pub authorities: Vec<Authority>,
+    /// The SLSA provenance predicate type required.
+    pub predicate_type: String,
+    pub builder_id: Option<Matcher>,
+    pub build_type: Option<Matcher>,
+    pub source_repository: Option<Matcher>,
+    pub source_ref: Option<Matcher>,
+    pub workflow_path: Option<Matcher>,
+    /// Other predicate types that must also be present and validly signed.
+    pub require_predicates: Vec<String>,
+}
+
+/// SLSA provenance v1.
+pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+/// SLSA provenance v0.2.
+pub const SLSA_PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
+
+/// The base-image requirement of a policy (`baseImages:`): the image's layers must begin with
+/// those of an allowed base, and of no denied one.
+#[derive(Debug, Clone)]
+pub struct BaseImagePolicy {
+    pub allow: Vec<crate::evidence::base_image::BasePattern>,
+    pub deny: Vec<crate::evidence::base_image::BasePattern>,
 }
 
 /// The scan-findings requirement of a policy (`vulnerabilities:`).
@@ -128,6 +158,8 @@ pub struct Policy {
     pub mode: Mode,
     pub signatures: Option<SignaturePolicy>,
     pub vulnerabilities: Option<VulnerabilityPolicy>,
+    pub base_images: Option<BaseImagePolicy>,
+    pub provenance: Option<ProvenancePolicy>,
     /// `sha256:<hex>` of the policy file's bytes, recorded in every decision.
     pub sha256: String,
     /// The file it came from.
@@ -146,24 +178,26 @@ impl Policy {
             // Checks that run after a mapping is read carry no position; find their field.
             let mut message = e.to_string();
             if e.location().is_none() {
-                if let Some(line) = message
-                    .split_once(": ")
-                    .and_then(|(p, _)| locate::line_of_path(text, p))
-                {
+                if let Some(line) = message.split_once(": ").and_then(|(p, _)| {
+                    locate::line_of_path(text, p).or_else(|| {
+                        // `allow: [..]` (flow style): point at the list's line.
+                        let list = p.strip_suffix(']')?.rsplit_once('[')?.0;
+                        locate::line_of_path(text, list)
+                    })
+                }) {
                     message.push_str(&format!(" at line {line}"));
                 }
             }
             invalid(message)
         })?;
         let base = source.parent().unwrap_or(Path::new("."));
-        let mut authorities = Vec::new();
-        let mut signatures = None;
-        if let Some(section) = raw.signatures {
-            for (i, draft) in section.authorities.into_iter().enumerate() {
+        let resolve = |section: &str, drafts: Vec<DraftAuthority>| {
+            let mut authorities = Vec::new();
+            for (i, draft) in drafts.into_iter().enumerate() {
                 let identity = match draft.identity {
                     DraftIdentity::Ready(identity) => identity,
                     DraftIdentity::KeyRef(path) => {
-                        let field = format!("signatures.authorities[{i}].keyRef");
+                        let field = format!("{section}.authorities[{i}].keyRef");
                         let at = line_of(text, &path);
                         let full = base.join(&path);
                         let pem = read_bounded(&full).map_err(|e| {
@@ -184,9 +218,20 @@ impl Policy {
                     tlog: draft.tlog,
                 });
             }
+            Ok::<_, PolicyError>(authorities)
+        };
+        let mut signatures = None;
+        if let Some(section) = raw.signatures {
             signatures = Some(SignaturePolicy {
                 threshold: section.threshold,
-                authorities,
+                authorities: resolve("signatures", section.authorities)?,
+            });
+        }
+        let mut provenance = None;
+        if let Some(p) = raw.provenance {
+            provenance = Some(ProvenancePolicy {
+                authorities: resolve("provenance", p.authorities)?,
+                ..p.policy
             });
         }
         Ok(Policy {
@@ -195,6 +240,8 @@ impl Policy {
             mode: raw.mode,
             signatures,
             vulnerabilities: raw.vulnerabilities,
+            base_images: raw.base_images,
+            provenance,
             sha256: format!(
                 "sha256:{}",
                 hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -342,6 +389,15 @@ struct RawPolicy {
     mode: Mode,
     signatures: Option<RawSignatures>,
     vulnerabilities: Option<VulnerabilityPolicy>,
+    base_images: Option<BaseImagePolicy>,
+    provenance: Option<RawProvenance>,
+}
+
+/// `provenance:` checked, with authorities whose `keyRef`s are resolved after parsing.
+struct RawProvenance {
+    authorities: Vec<DraftAuthority>,
+    /// Everything but the authorities (left empty here).
+    policy: ProvenancePolicy,
 }
 
 struct RawSignatures {
@@ -377,13 +433,19 @@ impl TryFrom<PolicyFile> for RawPolicy {
             ));
         }
         let images = ImageGlobs::new(&f.images)?;
-        if f.signatures.is_none() && f.vulnerabilities.is_none() {
+        if f.signatures.is_none()
+            && f.vulnerabilities.is_none()
+            && f.provenance.is_none()
+            && f.base_images.is_none()
+        {
             return Err(
-                "a policy must require at least one check: add a `signatures` or `vulnerabilities` section"
+                "a policy must require at least one check: add a `signatures`, `vulnerabilities`, `provenance` or `baseImages` section"
                     .into(),
             );
         }
+        let provenance = f.provenance.map(provenance_policy).transpose()?;
         let vulnerabilities = f.vulnerabilities.map(vulnerability_policy).transpose()?;
+        let base_images = f.base_images.map(base_image_policy).transpose()?;
         let signatures = match f.signatures {
             None => None,
             Some(s) => {
@@ -397,20 +459,7 @@ impl TryFrom<PolicyFile> for RawPolicy {
                         s.authorities.len()
                     ));
                 }
-                let mut names = BTreeSet::new();
-                let mut authorities = Vec::new();
-                for (i, a) in s.authorities.into_iter().enumerate() {
-                    if !names.insert(a.name.clone()) {
-                        return Err(format!(
-                            "signatures.authorities[{i}].name: `{}` is used twice; the threshold counts distinct authorities",
-                            a.name
-                        ));
-                    }
-                    authorities.push(
-                        draft_authority(a)
-                            .map_err(|e| format!("signatures.authorities[{i}].{e}"))?,
-                    );
-                }
+                let authorities = draft_authorities("signatures", s.authorities)?;
                 Some(RawSignatures {
                     threshold: s.threshold,
                     authorities,
@@ -423,8 +472,109 @@ impl TryFrom<PolicyFile> for RawPolicy {
             mode: f.mode,
             signatures,
             vulnerabilities,
+            provenance,
+            base_images,
         })
     }
+}
+
+/// Checks a list of authorities (`signatures` or `provenance`): distinct names, one identity each.
+fn draft_authorities(
+    section: &str,
+    list: Vec<AuthorityFile>,
+) -> Result<Vec<DraftAuthority>, String> {
+    let mut names = BTreeSet::new();
+    let mut authorities = Vec::new();
+    for (i, a) in list.into_iter().enumerate() {
+        if !names.insert(a.name.clone()) {
+            return Err(format!(
+                "{section}.authorities[{i}].name: `{}` is used twice; the threshold counts distinct authorities",
+                a.name
+            ));
+        }
+        authorities
+            .push(draft_authority(a).map_err(|e| format!("{section}.authorities[{i}].{e}"))?);
+    }
+    Ok(authorities)
+}
+
+fn provenance_policy(p: ProvenanceSection) -> Result<RawProvenance, String> {
+    if p.authorities.is_empty() {
+        return Err("provenance.authorities: at least one authority is needed".into());
+    }
+    let authorities = draft_authorities("provenance", p.authorities)?;
+    let predicate_type = p
+        .predicate_type
+        .unwrap_or_else(|| SLSA_PROVENANCE_V1.to_string());
+    if predicate_type != SLSA_PROVENANCE_V1 && predicate_type != SLSA_PROVENANCE_V02 {
+        return Err(format!(
+            "provenance.predicateType: `{predicate_type}` is not supported; use `{SLSA_PROVENANCE_V1}` (default) or `{SLSA_PROVENANCE_V02}`"
+        ));
+    }
+    let optional = |field: &str, exact: Option<String>, pattern: Option<String>| {
+        if exact.is_none() && pattern.is_none() {
+            Ok(None)
+        } else {
+            matcher(&format!("provenance.{field}"), exact, pattern).map(Some)
+        }
+    };
+    let mut require_predicates = Vec::new();
+    for (i, t) in p.require_predicates.into_iter().enumerate() {
+        let t = t.trim().to_string();
+        if t.is_empty() {
+            return Err(format!(
+                "provenance.requirePredicates[{i}]: must not be empty"
+            ));
+        }
+        if !require_predicates.contains(&t) {
+            require_predicates.push(t);
+        }
+    }
+    Ok(RawProvenance {
+        authorities,
+        policy: ProvenancePolicy {
+            authorities: Vec::new(),
+            predicate_type,
+            builder_id: optional("builderId", p.builder_id, p.builder_id_reg_exp)?,
+            build_type: optional("buildType", p.build_type, p.build_type_reg_exp)?,
+            source_repository: optional(
+                "sourceRepository",
+                p.source_repository,
+                p.source_repository_reg_exp,
+            )?,
+            source_ref: optional("sourceRef", p.source_ref, p.source_ref_reg_exp)?,
+            workflow_path: optional("workflowPath", p.workflow_path, p.workflow_path_reg_exp)?,
+            require_predicates,
+        },
+    })
+}
+
+fn base_image_policy(b: model::BaseImagesSection) -> Result<BaseImagePolicy, String> {
+    use crate::evidence::base_image::BasePattern;
+    const MAX_PATTERNS: usize = 64;
+    if b.allow.is_empty() {
+        return Err(
+            "baseImages.allow: at least one pattern is needed (e.g. `public.ecr.aws/docker/library/alpine:3.*`)"
+                .into(),
+        );
+    }
+    let compile = |field: &str, list: &[String]| -> Result<Vec<BasePattern>, String> {
+        if list.len() > MAX_PATTERNS {
+            return Err(format!(
+                "baseImages.{field}: at most {MAX_PATTERNS} patterns"
+            ));
+        }
+        list.iter()
+            .enumerate()
+            .map(|(i, p)| {
+                BasePattern::parse(p).map_err(|e| format!("baseImages.{field}[{i}]: {e}"))
+            })
+            .collect()
+    };
+    Ok(BaseImagePolicy {
+        allow: compile("allow", &b.allow)?,
+        deny: compile("deny", &b.deny)?,
+    })
 }
 
 fn vulnerability_policy(v: VulnerabilitiesSection) -> Result<VulnerabilityPolicy, String> {

@@ -26,6 +26,12 @@ pub struct PolicyFile {
     /// Which scan findings the image may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerabilities: Option<VulnerabilitiesSection>,
+    /// Which base images the image must be built on (its layers must begin with theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_images: Option<BaseImagesSection>,
+    /// Which signed build provenance (SLSA) the image must have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ProvenanceSection>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -189,4 +195,57 @@ pub struct IgnoreFile {
     /// Last day (UTC, inclusive) the entry applies: `2027-01-31`. After it, the finding counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+}
+
+/// The `baseImages:` section: the image's layers must begin with the complete layer list of an
+/// allowed base image, and of no denied one.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BaseImagesSection {
+    /// `registry/repo:TAGGLOB` (the repository's tags that match), `registry/repo@sha256:…`
+    /// (exactly that image), or a repository glob without a tag (`registry/golden/**`: only the
+    /// base named by the image's `org.opencontainers.image.base.name` annotation is checked).
+    pub allow: Vec<String>,
+    /// Same forms; an image built on a denied base fails even if an allowed base also matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+/// The `provenance:` section: a signed SLSA provenance attestation about the image's digest.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProvenanceSection {
+    /// Who must have signed the attestations; same forms as `signatures.authorities`.
+    pub authorities: Vec<AuthorityFile>,
+    /// `https://slsa.dev/provenance/v1` (default) or `https://slsa.dev/provenance/v0.2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    /// Exact builder id (`runDetails.builder.id`, v0.2 `builder.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder_id_reg_exp: Option<String>,
+    /// Exact build type (`buildDefinition.buildType`, v0.2 `buildType`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_type_reg_exp: Option<String>,
+    /// The source repository, e.g. `https://github.com/acme/app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_reg_exp: Option<String>,
+    /// The source ref, e.g. `refs/heads/main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref_reg_exp: Option<String>,
+    /// The workflow file, e.g. `.github/workflows/release.yml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_path_reg_exp: Option<String>,
+    /// Other predicate types that must also be present and validly signed (SBOM, vuln scan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_predicates: Vec<String>,
 }

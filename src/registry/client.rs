@@ -377,6 +377,69 @@ impl Registry for RegistryClient {
         tracing::warn!(registry = %repo.registry, repository = %repo.name, pages = self.config.max_referrer_pages, "referrers list truncated at the page limit");
         Ok(Some(out))
     }
+
+    async fn tags(
+        &self,
+        repo: &Repository,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let what = format!("the tags of {repo}");
+        // One more than wanted: a full page then says for sure whether there are more.
+        let page_size = limit.clamp(1, 1000) + 1;
+        let mut url = self.url(repo, &format!("tags/list?n={page_size}"))?;
+        let origin = url.clone();
+        let mut out = Vec::new();
+        for _ in 0..self.config.max_referrer_pages.max(1) {
+            let resp = self
+                .send_following(repo, Method::GET, url.clone(), &["application/json"], &what)
+                .await?;
+            if !resp.status().is_success() {
+                return Err(self.status_error_for(resp, repo, &what).await);
+            }
+            let next = next_link(resp.headers());
+            let body = self
+                .read_bounded(
+                    resp,
+                    self.config.max_manifest_bytes as u64,
+                    &repo.registry,
+                    &what,
+                )
+                .await?;
+            let list: TagList =
+                serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
+                    registry: repo.registry.clone(),
+                    what: what.clone(),
+                    detail: format!("the tag list is not JSON of the distribution spec ({e})"),
+                })?;
+            out.extend(list.tags.unwrap_or_default());
+            if out.len() > limit {
+                out.truncate(limit);
+                return Ok((out, true));
+            }
+            let Some(next) = next else {
+                return Ok((out, false));
+            };
+            let next_url = url.join(&next).map_err(|_| RegistryError::Protocol {
+                registry: repo.registry.clone(),
+                what: what.clone(),
+                detail: "the tag list's `Link` header is not a URL".into(),
+            })?;
+            if next_url.origin() != origin.origin() {
+                return Err(RegistryError::Protocol {
+                    registry: repo.registry.clone(),
+                    what,
+                    detail: "the tag list's `Link` header points to another host".into(),
+                });
+            }
+            url = next_url;
+        }
+        Ok((out, true))
+    }
 }
 
 /// A digest reference parsed, a tag checked; anything else refused before it reaches a URL.

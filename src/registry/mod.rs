@@ -76,4 +76,17 @@ pub trait Registry: Send + Sync {
         repo: &Repository,
         subject: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError>;
+    /// The tags of `repo` (`GET /v2/<name>/tags/list`, following `Link` pages), in the
+    /// registry's order, at most `limit`; the flag says whether the list was cut short.
+    /// Registries that cannot list tags answer with an error (the default).
+    async fn tags(
+        &self,
+        repo: &Repository,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), RegistryError> {
+        let _ = limit;
+        Err(RegistryError::Other(format!(
+            "this registry client cannot list the tags of {repo}"
+        )))
+    }
 }

@@ -198,6 +198,7 @@ pub(crate) fn prepare(
         .ok_or_else(|| reject("the bundle has no verificationMaterial"))?;
     let leaf = leaf(vm, root)?;
 
+    let mut predicate_type = None;
     let (signed, signature, subject_sha256, dsse_pae_sha256) =
         match (&b.dsse_envelope, &b.message_signature) {
             (Some(env), None) => {
@@ -209,7 +210,7 @@ pub(crate) fn prepare(
                     )));
                 }
                 let payload = b64(&env.payload, "DSSE payload")?;
-                dsse::check_statement(&payload, subject)?;
+                predicate_type = Some(dsse::check_statement(&payload, subject)?);
                 let [sig] = env.signatures.as_slice() else {
                     return Err(reject("the DSSE envelope must hold exactly one signature"));
                 };
@@ -273,6 +274,8 @@ pub(crate) fn prepare(
         signature,
         subject_sha256,
         dsse_pae_sha256,
+        dsse_envelope_sha256: None,
+        predicate_type,
         leaf,
         tlog,
         timestamps,

@@ -37,6 +37,11 @@ pub(crate) struct Material {
     pub subject_sha256: Vec<u8>,
     /// For a DSSE envelope, the SHA-256 of its PAE (what a Rekor v2 hashedrekord binds).
     pub dsse_pae_sha256: Option<[u8; 32]>,
+    /// For a DSSE envelope stored as bytes (a cosign `.att` layer), their SHA-256: what an
+    /// `intoto` 0.0.1 log entry binds.
+    pub dsse_envelope_sha256: Option<[u8; 32]>,
+    /// The in-toto predicate type, for a DSSE bundle.
+    pub predicate_type: Option<String>,
     /// The Fulcio leaf, for keyless signatures.
     pub leaf: Option<Leaf>,
     pub tlog: Tlog,
@@ -57,6 +62,7 @@ impl Material {
             Some(pae) => Subject::Dsse {
                 payload: &self.subject_sha256,
                 pae,
+                envelope: self.dsse_envelope_sha256.as_ref().map(|e| e.as_slice()),
             },
             None => Subject::Blob(&self.subject_sha256),
         }

@@ -115,6 +115,8 @@ pub(crate) fn prepare(
     Ok(Material {
         subject_sha256: sha256(&sig.payload).to_vec(),
         dsse_pae_sha256: None,
+        dsse_envelope_sha256: None,
+        predicate_type: None,
         signed: Signed::Message(sig.payload.clone()),
         signature,
         leaf,
@@ -125,7 +127,7 @@ pub(crate) fn prepare(
 
 /// `dev.sigstore.cosign/rfc3161timestamp`: `{"SignedRFC3161Timestamp": "<base64 DER>"}`. Cosign
 /// timestamps the raw (base64-decoded) signature bytes, so the imprint is checked over those.
-fn annotation_timestamp(json: &str) -> Result<Vec<u8>, Rejection> {
+pub(crate) fn annotation_timestamp(json: &str) -> Result<Vec<u8>, Rejection> {
     #[derive(Deserialize)]
     struct Annotation {
         #[serde(rename = "SignedRFC3161Timestamp")]
@@ -144,7 +146,7 @@ fn annotation_timestamp(json: &str) -> Result<Vec<u8>, Rejection> {
         .map_err(|_| reject("the RFC 3161 timestamp annotation is not base64"))
 }
 
-fn rekor_entry(json: &str, root: &TrustRoot) -> Result<rekor::VerifiedEntry, Rejection> {
+pub(crate) fn rekor_entry(json: &str, root: &TrustRoot) -> Result<rekor::VerifiedEntry, Rejection> {
     if json.len() > MAX_PAYLOAD_LEN {
         return Err(reject("the Rekor bundle annotation is larger than 1 MiB"));
     }

@@ -22,11 +22,13 @@
 
 use std::sync::Arc;
 
+use crate::evidence::attestations::AttestationArtifact;
 use crate::evidence::SignatureArtifact;
 use crate::policy::authority::Authority;
 use crate::reference::Digest;
 
 mod asn1;
+mod attestation;
 mod bundle;
 mod certificate;
 mod dsse;
@@ -75,6 +77,20 @@ pub struct VerifiedSignature {
     /// Where the signature was found.
     pub source: String,
 }
+
+/// An attestation whose DSSE signature verified for an authority and whose in-toto Statement
+/// names the subject.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifiedAttestation {
+    pub signature: VerifiedSignature,
+    pub predicate_type: String,
+    /// The whole in-toto Statement (subject, predicateType, predicate).
+    #[serde(skip)]
+    pub statement: serde_json::Value,
+}
+
+/// The in-toto predicate type of a cosign (v3, bundle format) image signature.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// What a signature must be about. Images are named by their sha256 manifest digest; other
 /// artifacts (npm packages, release files) may be named in in-toto subjects by SHA-512 only.
@@ -138,7 +154,7 @@ impl Verifier {
         digest: &Digest,
         authorities: &[Authority],
     ) -> Vec<Result<VerifiedSignature, Rejection>> {
-        self.verify_subject(artifact, &Subject::sha256(digest), authorities)
+        self.verify_inner(artifact, &Subject::sha256(digest), authorities, true)
     }
 
     /// Like `verify_signature`, for a subject that may be named by SHA-512 (bundles only; a
@@ -149,17 +165,75 @@ impl Verifier {
         subject: &Subject,
         authorities: &[Authority],
     ) -> Vec<Result<VerifiedSignature, Rejection>> {
+        self.verify_inner(artifact, subject, authorities, false)
+    }
+
+    /// `image_signature`: a DSSE bundle counts as an image signature only with cosign's
+    /// signing predicate; otherwise any in-toto statement about the subject does. Without this
+    /// a provenance or SBOM attestation signed by the same identity would pass `signatures:`.
+    fn verify_inner(
+        &self,
+        artifact: &SignatureArtifact,
+        subject: &Subject,
+        authorities: &[Authority],
+        image_signature: bool,
+    ) -> Vec<Result<VerifiedSignature, Rejection>> {
         if authorities.is_empty() {
             return Vec::new();
         }
         let root = &self.trust_root;
-        let material = match (artifact, &subject.sha256) {
+        let mut material = match (artifact, &subject.sha256) {
             (SignatureArtifact::Legacy(l), Some(digest)) => legacy::prepare(l, digest, root),
             (SignatureArtifact::Legacy(_), None) => Err(Rejection(
                 "a cosign image signature names a sha256 digest; no sha256 was given".into(),
             )),
             (SignatureArtifact::Bundle(b), _) => bundle::prepare(b, subject, root),
         };
+        if image_signature {
+            if let Ok(Some(pt)) = material.as_ref().map(|m| m.predicate_type.as_deref()) {
+                if pt != COSIGN_SIGN_PREDICATE {
+                    material = Err(Rejection(format!(
+                        "the bundle is an attestation (predicate type {pt}), not a cosign image \
+                         signature ({COSIGN_SIGN_PREDICATE})"
+                    )));
+                }
+            }
+        }
         judge::judge_all(&material, root, authorities, artifact.source())
+    }
+
+    /// Verifies an attestation (a DSSE envelope in a Sigstore bundle or a cosign `.att` layer)
+    /// about `subject` against each authority; one result per authority, in order. It counts
+    /// for an authority if the envelope's signature verifies as a signature would (key, or
+    /// certificate + transparency-log / timestamp rules), and its in-toto Statement names the
+    /// subject; the statement is returned for its predicate to be judged.
+    pub fn verify_attestation(
+        &self,
+        artifact: &AttestationArtifact,
+        subject: &Subject,
+        authorities: &[Authority],
+    ) -> Vec<Result<VerifiedAttestation, Rejection>> {
+        if authorities.is_empty() {
+            return Vec::new();
+        }
+        let root = &self.trust_root;
+        let (statement, material) = match attestation::prepare(artifact, subject, root) {
+            Ok((s, m)) => (Some(s), Ok(m)),
+            Err(r) => (None, Err(r)),
+        };
+        judge::judge_all(&material, root, authorities, artifact.source())
+            .into_iter()
+            .map(|r| {
+                let signature = r?;
+                let st = statement
+                    .as_ref()
+                    .expect("a verified material has a statement");
+                Ok(VerifiedAttestation {
+                    signature,
+                    predicate_type: st.predicate_type.clone(),
+                    statement: st.value.clone(),
+                })
+            })
+            .collect()
     }
 }

@@ -334,6 +334,13 @@ pub(crate) enum Body {
         payload_sha256: Option<Vec<u8>>,
         signatures: Vec<(Vec<u8>, Vec<u8>)>,
     },
+    /// `intoto` 0.0.1: the SHA-256 of the whole envelope (which holds the signature), of its
+    /// payload, and the one verifier; the signature itself is not in the body.
+    EnvelopeHash {
+        envelope_sha256: Vec<u8>,
+        payload_sha256: Vec<u8>,
+        verifier: Vec<u8>,
+    },
 }
 
 /// What the artifact signed, for comparison with the body.
@@ -341,7 +348,12 @@ pub(crate) enum Subject<'a> {
     /// A blob: the SHA-256 of the signed bytes (payload or message).
     Blob(&'a [u8]),
     /// A DSSE envelope: the SHA-256 of its payload, and of its PAE (what the signature covers).
-    Dsse { payload: &'a [u8], pae: &'a [u8] },
+    Dsse {
+        payload: &'a [u8],
+        pae: &'a [u8],
+        /// The SHA-256 of the envelope's bytes as stored (a cosign `.att` layer), where known.
+        envelope: Option<&'a [u8]>,
+    },
 }
 
 /// Who signed, for comparison with the body's verifier.
@@ -395,6 +407,18 @@ struct DsseSig {
     verifier: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoV1Spec {
+    content: IntotoV1Content,
+    public_key: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoV1Content {
+    hash: HashValue,
+    payload_hash: HashValue,
+}
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct IntotoSpec {
@@ -579,6 +603,14 @@ impl Body {
                     signatures,
                 })
             }
+            ("intoto", "0.0.1") => {
+                let s: IntotoV1Spec = serde_json::from_value(raw.spec).map_err(spec_err)?;
+                Ok(Body::EnvelopeHash {
+                    envelope_sha256: sha256_value(&s.content.hash)?,
+                    payload_sha256: sha256_value(&s.content.payload_hash)?,
+                    verifier: verifier_der(&s.public_key)?,
+                })
+            }
             ("intoto", "0.0.2") => {
                 let s: IntotoSpec = serde_json::from_value(raw.spec).map_err(spec_err)?;
                 let mut signatures = Vec::new();
@@ -606,7 +638,7 @@ impl Body {
             }
             (kind, version) => Err(reject(format!(
                 "log entries of kind {kind} {version} are not supported (hashedrekord 0.0.1 and \
-                 0.0.2, dsse 0.0.1 and 0.0.2, and intoto 0.0.2 are)"
+                 0.0.2, dsse 0.0.1 and 0.0.2, and intoto 0.0.1 and 0.0.2 are)"
             ))),
         }
     }
@@ -656,6 +688,30 @@ impl Body {
                 }
                 Ok(())
             }
+            (
+                Body::EnvelopeHash { envelope_sha256, payload_sha256, verifier },
+                Subject::Dsse { payload, envelope, .. },
+            ) => {
+                if envelope.is_none_or(|e| e != envelope_sha256.as_slice()) {
+                    return Err(reject(
+                        "the intoto transparency-log entry is for another envelope than this one",
+                    ));
+                }
+                if payload_sha256.as_slice() != *payload {
+                    return Err(reject(
+                        "the intoto transparency-log entry is for another payload than this envelope's",
+                    ));
+                }
+                if !verifier_matches(verifier, signer) {
+                    return Err(reject(
+                        "the transparency-log entry names another certificate or key than the signer",
+                    ));
+                }
+                Ok(())
+            }
+            (Body::EnvelopeHash { .. }, Subject::Blob(_)) => Err(reject(
+                "the transparency-log entry is an intoto entry, but the signature is over a blob",
+            )),
             (Body::HashedRekord { v2: false, .. }, Subject::Dsse { .. }) => Err(reject(
                 "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
             )),
@@ -865,6 +921,7 @@ mod tests {
                 &Subject::Dsse {
                     payload: &digest,
                     pae: &other,
+                    envelope: None,
                 },
                 &sig,
                 &signer,
@@ -875,6 +932,7 @@ mod tests {
             &Subject::Dsse {
                 payload: &other,
                 pae: &digest,
+                envelope: None,
             },
             &sig,
             &signer,

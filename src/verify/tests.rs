@@ -114,9 +114,21 @@ fn one(
     d: &str,
     auth: Authority,
 ) -> Result<VerifiedSignature, Rejection> {
-    let mut r = v.verify_signature(a, &digest(d), &[auth]);
+    let mut r = v.verify_subject(a, &Subject::sha256(&digest(d)), &[auth]);
     assert_eq!(r.len(), 1);
     r.remove(0)
+}
+
+#[test]
+fn only_cosign_sign_statements_are_image_signatures() {
+    let case = "happy-path-intoto-in-dsse-v3";
+    let v = Verifier::new(Arc::new(TrustRoot::public_good().unwrap()));
+    let bundle = bundle_artifact(conformance_bundle(case));
+    let d = digest(&a_txt());
+    let auth = [keyless("c", GHA, DEFAULT_IDENTITY)];
+    assert!(v.verify_subject(&bundle, &Subject::sha256(&d), &auth)[0].is_ok());
+    let r = v.verify_signature(&bundle, &d, &auth).remove(0);
+    expect_reject(r, "not a cosign image signature");
 }
 
 fn expect_reject(r: Result<VerifiedSignature, Rejection>, needle: &str) {

@@ -529,7 +529,7 @@ fn policies_with_only_vulnerabilities_validate_and_errors_name_the_field() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("add a `signatures` or `vulnerabilities` section"),
+        err.contains("at least one check") && err.contains("`vulnerabilities`"),
         "{err}"
     );
 }

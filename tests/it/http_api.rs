@@ -66,6 +66,10 @@ impl Registry for MemoryRegistry {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(Some(Vec::new()))
     }
+    async fn tags(&self, _: &Repository, _: usize) -> Result<(Vec<String>, bool), RegistryError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok((vec!["v1".to_string()], false))
+    }
 }
 
 const POLICY: &str = r#"

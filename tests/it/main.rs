@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per concern (linking the AWS SDK once, not per file).
 
+mod base_images;
 mod cases;
 mod common;
 mod conformance;
@@ -7,6 +8,7 @@ mod ecr_findings;
 mod fixtures_selftest;
 mod gate_harness;
 mod http_api;
+mod provenance;
 mod registry_client;
 mod serve;
 mod signatures_e2e;

@@ -429,6 +429,43 @@ fn bundles_found_through_the_referrers_tag_fallback_verify() {
 }
 
 #[test]
+fn an_attestation_by_the_signer_is_not_an_image_signature() {
+    let reg = TestRegistry::start();
+    let sigstore = PrivateSigstore::new();
+    let root = sigstore.trusted_root_json();
+    let reference = format!("{}/team/app", reg.host);
+    let img = push_image(&reg.url(), "team/app", "attested");
+    let key = SigningKey::generate_p256();
+    let tlog = TlogParams {
+        log: &sigstore.log,
+        integrated_time: now().unix_timestamp() - 60,
+        log_index: 21,
+    };
+    let provenance = StatementOptions {
+        predicate_type: Some("https://slsa.dev/provenance/v1".into()),
+        predicate: Some(serde_json::json!({})),
+        ..StatementOptions::default()
+    };
+    let bundle = key_bundle_v03(&key, &img.digest, &provenance, Some(tlog));
+    attach_bundle_via_tag_fallback(&reg.url(), "team/app", &img.digest, &bundle);
+    let keyed = policy_for(
+        &reg.host,
+        &format!(
+            "  authorities:\n{}",
+            key_authority("release", &key.public_pem(), "required")
+        ),
+    );
+    let d = decide(
+        &gate(&reg.host, &keyed, Some(&root)),
+        &format!("{reference}:attested"),
+    );
+    assert_fail(
+        &d,
+        &["`release`", "attestation", "https://slsa.dev/provenance/v1"],
+    );
+}
+
+#[test]
 fn the_binary_exits_0_1_2() {
     let reg = TestRegistry::start();
     let img = push_image(&reg.url(), "team/app", "v1");

@@ -1,6 +1,7 @@
 //! Shared test fixtures: a real registry, images pushed to it, and real signatures.
 #![allow(dead_code)]
 
+pub mod attest;
 pub mod cosign;
 pub mod moto;
 pub mod oci;

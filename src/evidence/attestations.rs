@@ -1,0 +1,182 @@
+//! Collection of in-toto attestations for an image digest, where cosign and GitHub put them:
+//! the legacy `sha256-<hex>.att` tag (one DSSE envelope per layer, with cosign's annotations),
+//! and Sigstore bundles with DSSE content attached as OCI 1.1 referrers (through the referrers
+//! API, or its `sha256-<hex>` tag fallback; the referrer lookup is shared with signatures).
+//!
+//! Nothing is judged here; lookup failures go to `errors` so evaluation can fail closed.
+
+use futures::stream::{self, StreamExt as _};
+
+use super::signatures::{
+    collect_bundles, CollectLimits, ImageManifest, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
+    CHAIN_ANNOTATION, RFC3161_ANNOTATION,
+};
+use super::{BundleArtifact, SignatureArtifact};
+use crate::reference::{Digest, Repository};
+use crate::registry::Registry;
+
+/// Media type of a cosign attestation layer: one DSSE envelope.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The predicate type cosign records on each attestation layer.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+/// Largest DSSE envelope read from a `.att` layer.
+const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
+
+/// An attestation found for an image.
+#[derive(Debug, Clone)]
+pub enum AttestationArtifact {
+    /// A layer of a legacy `sha256-<hex>.att` manifest.
+    Legacy(LegacyAttestation),
+    /// A Sigstore bundle with a DSSE envelope, found as an OCI referrer.
+    Bundle(BundleArtifact),
+}
+
+impl AttestationArtifact {
+    /// Where it was found, for reasons and evidence.
+    pub fn source(&self) -> &str {
+        match self {
+            AttestationArtifact::Legacy(l) => &l.source,
+            AttestationArtifact::Bundle(b) => &b.source,
+        }
+    }
+}
+
+/// One layer of a cosign `.att` manifest, with its annotations.
+#[derive(Debug, Clone)]
+pub struct LegacyAttestation {
+    /// The layer blob: a DSSE envelope JSON (`payloadType`, `payload`, `signatures`).
+    pub envelope: Vec<u8>,
+    /// `dev.sigstore.cosign/certificate`: PEM leaf certificate (keyless).
+    pub certificate: Option<String>,
+    /// `dev.sigstore.cosign/chain`: PEM chain (keyless).
+    pub chain: Option<String>,
+    /// `dev.sigstore.cosign/bundle`: Rekor SET bundle JSON (an `intoto` or `dsse` entry).
+    pub rekor_bundle: Option<String>,
+    /// `dev.sigstore.cosign/rfc3161timestamp`.
+    pub rfc3161_timestamp: Option<String>,
+    /// `predicateType` annotation (informative only: the signed statement decides).
+    pub predicate_type: Option<String>,
+    /// Where it was found.
+    pub source: String,
+}
+
+/// What was found, what was looked at, and what could not be looked at.
+#[derive(Debug, Clone, Default)]
+pub struct AttestationCollection {
+    pub artifacts: Vec<AttestationArtifact>,
+    pub notes: Vec<String>,
+    /// Failures while looking; non-empty means "unknown", never "not attested".
+    pub errors: Vec<String>,
+}
+
+/// Collects the attestations for `digest` in `repo`.
+pub async fn collect(
+    registry: &dyn Registry,
+    repo: &Repository,
+    digest: &Digest,
+    limits: &CollectLimits,
+) -> AttestationCollection {
+    let (mut out, bundles) = tokio::join!(
+        collect_legacy(registry, repo, digest, limits),
+        collect_bundles(registry, repo, digest, limits)
+    );
+    out.notes.extend(bundles.notes);
+    out.errors.extend(bundles.errors);
+    for a in bundles.artifacts {
+        if let SignatureArtifact::Bundle(b) = a {
+            out.artifacts.push(AttestationArtifact::Bundle(b));
+        }
+    }
+    if out.artifacts.len() > limits.max_signatures {
+        let skipped = out.artifacts.len() - limits.max_signatures;
+        out.artifacts.truncate(limits.max_signatures);
+        out.notes.push(format!(
+            "{skipped} more attestations skipped (limit {})",
+            limits.max_signatures
+        ));
+    }
+    out
+}
+
+async fn collect_legacy(
+    registry: &dyn Registry,
+    repo: &Repository,
+    digest: &Digest,
+    limits: &CollectLimits,
+) -> AttestationCollection {
+    let mut out = AttestationCollection::default();
+    let tag = digest.cosign_tag(".att");
+    let manifest = match registry.manifest(repo, &tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            out.notes.push(format!("tag {tag}: not found"));
+            return out;
+        }
+        Err(e) => {
+            out.errors.push(format!("looking up tag {tag}: {e}"));
+            return out;
+        }
+    };
+    let parsed: ImageManifest = match serde_json::from_slice(&manifest.bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            out.errors.push(format!(
+                "tag {tag} ({}) is not an image manifest: {e}",
+                manifest.digest
+            ));
+            return out;
+        }
+    };
+    out.notes
+        .push(format!("tag {tag}: {} layers", parsed.layers.len()));
+    let mut candidates = Vec::new();
+    for (i, layer) in parsed.layers.iter().enumerate() {
+        if layer.media_type != DSSE_MEDIA_TYPE {
+            out.notes.push(format!(
+                "tag {tag}, layer {i}: media type {} is not a DSSE envelope, skipped",
+                layer.media_type
+            ));
+            continue;
+        }
+        if candidates.len() >= limits.max_signatures {
+            out.notes.push(format!(
+                "tag {tag}, layer {i}: skipped, over the limit of {} attestations",
+                limits.max_signatures
+            ));
+            continue;
+        }
+        let ann = layer.annotations.clone().unwrap_or_default();
+        candidates.push((i, layer.digest.clone(), ann));
+    }
+    let fetched: Vec<_> = stream::iter(candidates)
+        .map(|(i, layer_digest, ann)| {
+            let tag = tag.clone();
+            async move {
+                let source = format!("tag {tag}, layer {i}");
+                let d: Digest = layer_digest.parse().map_err(|e| format!("{source}: {e}"))?;
+                let envelope = registry
+                    .blob(repo, &d, MAX_ENVELOPE_BYTES)
+                    .await
+                    .map_err(|e| format!("{source}: fetching the DSSE envelope: {e}"))?;
+                Ok::<_, String>(LegacyAttestation {
+                    envelope: envelope.to_vec(),
+                    certificate: ann.get(CERTIFICATE_ANNOTATION).cloned(),
+                    chain: ann.get(CHAIN_ANNOTATION).cloned(),
+                    rekor_bundle: ann.get(BUNDLE_ANNOTATION).cloned(),
+                    rfc3161_timestamp: ann.get(RFC3161_ANNOTATION).cloned(),
+                    predicate_type: ann.get(PREDICATE_TYPE_ANNOTATION).cloned(),
+                    source,
+                })
+            }
+        })
+        .buffered(limits.concurrency.max(1))
+        .collect()
+        .await;
+    for r in fetched {
+        match r {
+            Ok(a) => out.artifacts.push(AttestationArtifact::Legacy(a)),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}

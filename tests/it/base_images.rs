@@ -1,0 +1,500 @@
+//! `baseImages`: the image's layers must begin with an allowed base's layers, against the real
+//! registry (`docker-registry`), with images built "FROM" bases in the test.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use shipgate::decision::{CheckResult, Decision};
+use shipgate::policy::Policy;
+
+use crate::common::oci::{
+    image_config, push_blob, push_image, push_image_with_layers, push_index, push_manifest,
+    random_layer, retag, Layer, Manifest, OCI_CONFIG, OCI_MANIFEST,
+};
+use crate::common::registry::TestRegistry;
+use crate::gate_harness::{decide, gate};
+
+fn policy(host: &str, allow: &[String], deny: &[String]) -> String {
+    let list = |items: &[String]| -> String {
+        items
+            .iter()
+            .map(|i| format!("    - \"{i}\"\n"))
+            .collect::<String>()
+    };
+    let mut y = format!(
+        "name: base\nimages: [\"{host}/app/**\"]\nbaseImages:\n  allow:\n{}",
+        list(allow)
+    );
+    if !deny.is_empty() {
+        y.push_str(&format!("  deny:\n{}", list(deny)));
+    }
+    y
+}
+
+fn base_check(d: &Decision) -> (CheckResult, String, serde_json::Value) {
+    let c = d
+        .checks
+        .iter()
+        .find(|c| c.check == "base-image")
+        .unwrap_or_else(|| panic!("no base-image check in {}", d.to_text()));
+    (c.result, c.reason.clone(), c.evidence.clone())
+}
+
+fn expect(d: &Decision, result: CheckResult, needles: &[&str]) {
+    let (got, reason, _) = base_check(d);
+    assert_eq!(got, result, "{}", d.to_text());
+    assert_eq!(d.passed(), result == CheckResult::Pass, "{}", d.to_text());
+    for n in needles {
+        assert!(reason.contains(n), "reason lacks {n:?}:\n{}", d.to_text());
+    }
+}
+
+/// An image of these layers with manifest annotations (e.g. `org.opencontainers.image.base.*`).
+fn push_annotated(
+    url: &str,
+    repo: &str,
+    tag: &str,
+    layers: &[Layer],
+    annotations: &[(&str, String)],
+) {
+    for l in layers {
+        push_blob(url, repo, &l.descriptor.media_type, &l.data);
+    }
+    let config_bytes = image_config(layers);
+    let config = push_blob(url, repo, OCI_CONFIG, &config_bytes);
+    let mut manifest = Manifest::oci(
+        config,
+        layers.iter().map(|l| l.descriptor.clone()).collect(),
+    );
+    manifest.annotations = Some(
+        annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    );
+    push_manifest(url, repo, tag, OCI_MANIFEST, &manifest.to_bytes());
+}
+
+#[test]
+fn allowed_base_passes_and_forbidden_base_fails() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let alpine = push_image(&url, "base/alpine", "3.19");
+    let other = push_image(&url, "other/base", "1");
+    push_image_with_layers(&url, "app/good", "v1", &alpine.layers, 2);
+    push_image_with_layers(&url, "app/bad", "v1", &other.layers, 2);
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/base/alpine:3.*")], &[]),
+        None,
+    );
+
+    let d = decide(&g, &format!("{host}/app/good:v1"));
+    expect(
+        &d,
+        CheckResult::Pass,
+        &[&format!(
+            "built on {host}/base/alpine:3.19 ({})",
+            alpine.digest
+        )],
+    );
+
+    let d = decide(&g, &format!("{host}/app/bad:v1"));
+    expect(
+        &d,
+        CheckResult::Fail,
+        &[&format!(
+            "no allowed base matched: compared with 1 candidate ({host}/base/alpine:3.19 ({}))",
+            alpine.digest
+        )],
+    );
+}
+
+#[test]
+fn an_annotation_alone_never_passes() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let alpine = push_image(&url, "base/alpine", "3.19");
+    // Claims alpine, but its layers are its own.
+    push_annotated(
+        &url,
+        "app/liar",
+        "v1",
+        &[random_layer(true), random_layer(true), random_layer(true)],
+        &[
+            (
+                "org.opencontainers.image.base.name",
+                format!("{host}/base/alpine:3.19"),
+            ),
+            (
+                "org.opencontainers.image.base.digest",
+                alpine.digest.to_string(),
+            ),
+        ],
+    );
+    // Truthful: claims alpine and is built on it.
+    let mut layers = alpine.layers.clone();
+    layers.push(random_layer(true));
+    push_annotated(
+        &url,
+        "app/honest",
+        "v1",
+        &layers,
+        &[(
+            "org.opencontainers.image.base.name",
+            format!("{host}/base/alpine:3.19"),
+        )],
+    );
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/base/alpine:3.*")], &[]),
+        None,
+    );
+    let d = decide(&g, &format!("{host}/app/liar:v1"));
+    expect(
+        &d,
+        CheckResult::Fail,
+        &[&format!(
+            "the annotation claims base {host}/base/alpine:3.19 but the image's layers do not begin with its 2 layers"
+        )],
+    );
+    let (_, _, evidence) = base_check(&d);
+    assert_eq!(
+        evidence["annotation"]["digest"],
+        alpine.digest.as_str(),
+        "{evidence}"
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/honest:v1")),
+        CheckResult::Pass,
+        &[&format!("built on {host}/base/alpine:3.19")],
+    );
+}
+
+#[test]
+fn repository_globs_check_only_the_annotated_base() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let golden = push_image(&url, "golden/java", "21");
+    let mut layers = golden.layers.clone();
+    layers.push(random_layer(true));
+    push_annotated(
+        &url,
+        "app/svc",
+        "v1",
+        &layers,
+        &[
+            (
+                "org.opencontainers.image.base.name",
+                format!("{host}/golden/java:21"),
+            ),
+            (
+                "org.opencontainers.image.base.digest",
+                golden.digest.to_string(),
+            ),
+        ],
+    );
+    // Built on golden but does not say so: a repository glob cannot find it.
+    push_image_with_layers(&url, "app/quiet", "v1", &golden.layers, 1);
+    // Claims a base on a host no pattern names: never fetched, so a fail (not a network error).
+    push_annotated(
+        &url,
+        "app/elsewhere",
+        "v1",
+        &layers,
+        &[(
+            "org.opencontainers.image.base.name",
+            "evil.invalid:5000/golden/java:21".to_string(),
+        )],
+    );
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/golden/**")], &[]),
+        None,
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/svc:v1")),
+        CheckResult::Pass,
+        &[&format!(
+            "built on {host}/golden/java:21 ({})",
+            golden.digest
+        )],
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/quiet:v1")),
+        CheckResult::Fail,
+        &["compared with 0 candidates", "annotation"],
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/elsewhere:v1")),
+        CheckResult::Fail,
+        &["evil.invalid:5000/golden/java:21, which no `baseImages.allow` pattern covers"],
+    );
+}
+
+#[test]
+fn deny_wins_over_allow() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let bad = push_image(&url, "base/old", "1.0");
+    // A golden image (allowed) built on a denied base, and an app built on the golden image.
+    let golden = push_image_with_layers(&url, "golden/app-base", "2024", &bad.layers, 1);
+    push_image_with_layers(&url, "app/svc", "v1", &golden.layers, 1);
+    let good = push_image(&url, "golden/clean", "2024");
+    push_image_with_layers(&url, "app/clean", "v1", &good.layers, 1);
+    let allow = [
+        format!("{host}/golden/app-base:*"),
+        format!("{host}/golden/clean:*"),
+    ];
+    let deny = [format!("{host}/base/old@{}", bad.digest)];
+    let g = gate(&host, &policy(&host, &allow, &deny), None);
+    expect(
+        &decide(&g, &format!("{host}/app/svc:v1")),
+        CheckResult::Fail,
+        &[
+            &format!("built on denied base {host}/base/old@{}", bad.digest),
+            "`deny` wins",
+        ],
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/clean:v1")),
+        CheckResult::Pass,
+        &[&format!("built on {host}/golden/clean:2024")],
+    );
+}
+
+#[test]
+fn tag_globs_select_only_matching_tags() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let v3 = push_image(&url, "base/alpine", "3.19");
+    retag(&url, "base/alpine", &v3.digest, "3.19.1");
+    let v4 = push_image(&url, "base/alpine", "4.0");
+    let edge = push_image(&url, "base/alpine", "edge");
+    push_image_with_layers(&url, "app/on3", "v1", &v3.layers, 1);
+    push_image_with_layers(&url, "app/on4", "v1", &v4.layers, 1);
+    push_image_with_layers(&url, "app/onedge", "v1", &edge.layers, 1);
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/base/alpine:3.*")], &[]),
+        None,
+    );
+    let d = decide(&g, &format!("{host}/app/on3:v1"));
+    expect(&d, CheckResult::Pass, &[&format!("({})", v3.digest)]);
+    let (_, _, evidence) = base_check(&d);
+    let mut names: Vec<String> = evidence["allow"][0]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            format!("{host}/base/alpine:3.19"),
+            format!("{host}/base/alpine:3.19.1")
+        ],
+        "{evidence}"
+    );
+    for app in ["on4", "onedge"] {
+        expect(
+            &decide(&g, &format!("{host}/app/{app}:v1")),
+            CheckResult::Fail,
+            &["no allowed base matched: compared with 2 candidates"],
+        );
+    }
+}
+
+#[test]
+fn multi_arch_images_are_compared_per_platform() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    // A two-platform base (linux/amd64, linux/arm64/v8).
+    let amd = push_image(&url, "base/multi", "amd64-only");
+    let arm = push_image(&url, "base/multi", "arm64-only");
+    let base = push_index(
+        &url,
+        "base/multi",
+        "1.0",
+        &[amd.digest.clone(), arm.digest.clone()],
+    );
+
+    let app_amd = push_image_with_layers(&url, "app/multi", "amd", &amd.layers, 1);
+    let app_arm = push_image_with_layers(&url, "app/multi", "arm", &arm.layers, 1);
+    push_index(
+        &url,
+        "app/multi",
+        "v1",
+        &[app_amd.digest.clone(), app_arm.digest.clone()],
+    );
+    // The arm64 image is built on the amd64 base's layers: wrong for its platform.
+    let wrong_arm = push_image_with_layers(&url, "app/multi", "arm-wrong", &amd.layers, 1);
+    push_index(
+        &url,
+        "app/multi",
+        "v2",
+        &[app_amd.digest.clone(), wrong_arm.digest.clone()],
+    );
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/base/multi:1.*")], &[]),
+        None,
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/multi:v1")),
+        CheckResult::Pass,
+        &[&format!(
+            "built on {host}/base/multi:1.0 ({base}) (all 2 platforms)"
+        )],
+    );
+    let d = decide(&g, &format!("{host}/app/multi:v2"));
+    expect(
+        &d,
+        CheckResult::Fail,
+        &["linux/arm64/v8: no allowed base matched: compared with 1 candidate"],
+    );
+    let (_, reason, _) = base_check(&d);
+    assert!(!reason.contains("linux/amd64:"), "{reason}");
+}
+
+#[test]
+fn registry_errors_while_resolving_candidates_are_errors() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let other = push_image(&url, "other/base", "1");
+    push_image_with_layers(&url, "app/x", "v1", &other.layers, 1);
+    let alpine = push_image(&url, "base/alpine", "3.19");
+    push_image_with_layers(&url, "app/y", "v1", &alpine.layers, 1);
+    // A registry that refuses connections, and a repository that does not exist.
+    let closed = format!("127.0.0.1:{}", crate::common::registry::free_port());
+    for pattern in [
+        format!("{closed}/base/alpine:3.*"),
+        format!("{host}/no/such:3.*"),
+    ] {
+        let g = gate(
+            &host,
+            &policy(&host, std::slice::from_ref(&pattern), &[]),
+            None,
+        );
+        expect(
+            &decide(&g, &format!("{host}/app/x:v1")),
+            CheckResult::Error,
+            &["could not be resolved, so this is not a verdict"],
+        );
+    }
+    // A deny list that cannot be read makes an otherwise allowed image an error, not a pass.
+    let g = gate(
+        &host,
+        &policy(
+            &host,
+            &[format!("{host}/base/alpine:3.*")],
+            &[format!("{closed}/base/bad:*")],
+        ),
+        None,
+    );
+    expect(
+        &decide(&g, &format!("{host}/app/y:v1")),
+        CheckResult::Error,
+        &["a denied base cannot be ruled out"],
+    );
+}
+
+#[test]
+fn policy_errors_name_field_and_line() {
+    let load = |y: &str| {
+        Policy::from_yaml(y, Path::new("p.yaml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let block = "name: p\nimages: [\"r.io/app/**\"]\nbaseImages:\n  allow:\n    - \"r.io/base/alpine:3.*\"\n    - \"r.io/base/alpine:[\"\n";
+    let e = load(block);
+    assert!(e.contains("baseImages.allow[1]"), "{e}");
+    assert!(e.contains("line 6"), "{e}");
+    let flow = "name: p\nimages: [\"r.io/app/**\"]\nbaseImages:\n  allow: [\"r.io/base/*:3.*\"]\n";
+    let e = load(flow);
+    assert!(e.contains("baseImages.allow[0]"), "{e}");
+    assert!(e.contains("literal repository"), "{e}");
+    assert!(e.contains("line 4"), "{e}");
+    let deny = "name: p\nimages: [\"r.io/app/**\"]\nbaseImages:\n  allow: [\"r.io/base/alpine:3.*\"]\n  deny:\n    - \"alpine:3\"\n";
+    let e = load(deny);
+    assert!(e.contains("baseImages.deny[0]"), "{e}");
+    assert!(e.contains("line 6"), "{e}");
+    let empty = "name: p\nimages: [\"r.io/app/**\"]\nbaseImages:\n  allow: []\n";
+    assert!(load(empty).contains("baseImages.allow"), "{}", load(empty));
+    let unknown =
+        "name: p\nimages: [\"r.io/app/**\"]\nbaseImages:\n  allow: [\"r.io/b:1\"]\n  alow: []\n";
+    assert!(load(unknown).contains("alow"), "{}", load(unknown));
+    // A policy with only `baseImages` is complete.
+    let ok = "name: p\nimages: [\"r.io/app/**\"]\nbaseImages:\n  allow: [\"r.io/base/alpine:3.*\", \"r.io/golden/**\"]\n";
+    assert_eq!(load(ok), "");
+}
+
+#[test]
+fn tag_lists_are_bounded_and_say_so() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let base = push_image(&url, "base/many", "t000");
+    for n in 1..105 {
+        retag(&url, "base/many", &base.digest, &format!("t{n:03}"));
+    }
+    push_image_with_layers(&url, "app/early", "v1", &base.layers, 1);
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/base/many:*")], &[]),
+        None,
+    );
+    let d = decide(&g, &format!("{host}/app/early:v1"));
+    expect(
+        &d,
+        CheckResult::Pass,
+        &[
+            &format!("built on {host}/base/many:t"),
+            base.digest.as_str(),
+        ],
+    );
+    let (_, _, evidence) = base_check(&d);
+    let notes = evidence["allow"][0]["notes"].to_string();
+    assert!(
+        notes.contains(
+            "has more than 100 tags; only the first 100 in the registry's order were considered"
+        ),
+        "{evidence}"
+    );
+    assert!(
+        notes.contains("only the first 20 were resolved"),
+        "{evidence}"
+    );
+    assert_eq!(
+        evidence["allow"][0]["candidates"].as_array().unwrap().len(),
+        20,
+        "{evidence}"
+    );
+
+    // The client's tag listing itself: bounded, truncation reported.
+    let client = shipgate::registry::RegistryClient::new(shipgate::registry::RegistryConfig {
+        insecure_hosts: vec![host.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    let repo = |name: &str| shipgate::reference::Repository {
+        registry: host.clone(),
+        name: name.into(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    use shipgate::registry::Registry as _;
+    let (tags, truncated) = rt.block_on(client.tags(&repo("base/many"), 3)).unwrap();
+    assert_eq!(tags.len(), 3);
+    assert!(tags.iter().all(|t| t.starts_with('t')), "{tags:?}");
+    assert!(truncated);
+    let (mut tags, truncated) = rt.block_on(client.tags(&repo("base/many"), 105)).unwrap();
+    assert!(!truncated);
+    tags.sort();
+    let want: Vec<String> = (0..105).map(|n| format!("t{n:03}")).collect();
+    assert_eq!(tags, want);
+    assert!(rt.block_on(client.tags(&repo("no/such"), 3)).is_err());
+}
