@@ -8,7 +8,7 @@
 use futures::stream::{self, StreamExt as _};
 
 use super::signatures::{
-    collect_bundles, CollectLimits, ImageManifest, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
+    collect_bundles, tag_layers, CollectLimits, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
     CHAIN_ANNOTATION, RFC3161_ANNOTATION,
 };
 use super::{BundleArtifact, SignatureArtifact};
@@ -106,31 +106,12 @@ async fn collect_legacy(
 ) -> AttestationCollection {
     let mut out = AttestationCollection::default();
     let tag = digest.cosign_tag(".att");
-    let manifest = match registry.manifest(repo, &tag).await {
-        Ok(Some(m)) => m,
-        Ok(None) => {
-            out.notes.push(format!("tag {tag}: not found"));
-            return out;
-        }
-        Err(e) => {
-            out.errors.push(format!("looking up tag {tag}: {e}"));
-            return out;
-        }
+    let Some(layers) = tag_layers(registry, repo, &tag, &mut out.notes, &mut out.errors).await
+    else {
+        return out;
     };
-    let parsed: ImageManifest = match serde_json::from_slice(&manifest.bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            out.errors.push(format!(
-                "tag {tag} ({}) is not an image manifest: {e}",
-                manifest.digest
-            ));
-            return out;
-        }
-    };
-    out.notes
-        .push(format!("tag {tag}: {} layers", parsed.layers.len()));
     let mut candidates = Vec::new();
-    for (i, layer) in parsed.layers.iter().enumerate() {
+    for (i, layer) in layers.iter().enumerate() {
         if layer.media_type != DSSE_MEDIA_TYPE {
             out.notes.push(format!(
                 "tag {tag}, layer {i}: media type {} is not a DSSE envelope, skipped",

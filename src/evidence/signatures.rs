@@ -56,7 +56,7 @@ pub struct SignatureCollection {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ImageManifest {
+struct ImageManifest {
     #[serde(default)]
     pub(super) layers: Vec<Descriptor>,
     #[serde(default)]
@@ -97,6 +97,41 @@ pub async fn collect(
     out
 }
 
+/// The layers of a cosign tag manifest (`sha256-<hex>.sig` or `.att`). `None`, with a note when
+/// the tag does not exist or an error when it cannot be read, if there are none to look at.
+pub(super) async fn tag_layers(
+    registry: &dyn Registry,
+    repo: &Repository,
+    tag: &str,
+    notes: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) -> Option<Vec<Descriptor>> {
+    let manifest = match registry.manifest(repo, tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            notes.push(format!("tag {tag}: not found"));
+            return None;
+        }
+        Err(e) => {
+            errors.push(format!("looking up tag {tag}: {e}"));
+            return None;
+        }
+    };
+    match serde_json::from_slice::<ImageManifest>(&manifest.bytes) {
+        Ok(m) => {
+            notes.push(format!("tag {tag}: {} layers", m.layers.len()));
+            Some(m.layers)
+        }
+        Err(e) => {
+            errors.push(format!(
+                "tag {tag} ({}) is not an image manifest: {e}",
+                manifest.digest
+            ));
+            None
+        }
+    }
+}
+
 async fn collect_legacy(
     registry: &dyn Registry,
     repo: &Repository,
@@ -105,31 +140,12 @@ async fn collect_legacy(
 ) -> SignatureCollection {
     let mut out = SignatureCollection::default();
     let tag = digest.cosign_tag(".sig");
-    let manifest = match registry.manifest(repo, &tag).await {
-        Ok(Some(m)) => m,
-        Ok(None) => {
-            out.notes.push(format!("tag {tag}: not found"));
-            return out;
-        }
-        Err(e) => {
-            out.errors.push(format!("looking up tag {tag}: {e}"));
-            return out;
-        }
+    let Some(layers) = tag_layers(registry, repo, &tag, &mut out.notes, &mut out.errors).await
+    else {
+        return out;
     };
-    let parsed: ImageManifest = match serde_json::from_slice(&manifest.bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            out.errors.push(format!(
-                "tag {tag} ({}) is not an image manifest: {e}",
-                manifest.digest
-            ));
-            return out;
-        }
-    };
-    out.notes
-        .push(format!("tag {tag}: {} layers", parsed.layers.len()));
     let mut candidates = Vec::new();
-    for (i, layer) in parsed.layers.iter().enumerate() {
+    for (i, layer) in layers.iter().enumerate() {
         if layer.media_type != SIMPLESIGNING_MEDIA_TYPE {
             out.notes.push(format!(
                 "tag {tag}, layer {i}: media type {} is not a cosign signature, skipped",
