@@ -360,19 +360,7 @@ impl Registry for RegistryClient {
             let Some(next) = next else {
                 return Ok(Some(out));
             };
-            let next_url = url.join(&next).map_err(|_| RegistryError::Protocol {
-                registry: repo.registry.clone(),
-                what: what.clone(),
-                detail: "the referrers `Link` header is not a URL".into(),
-            })?;
-            if next_url.origin() != origin.origin() {
-                return Err(RegistryError::Protocol {
-                    registry: repo.registry.clone(),
-                    what,
-                    detail: "the referrers `Link` header points to another host".into(),
-                });
-            }
-            url = next_url;
+            url = next_page(&url, &origin, &next, repo, &what)?;
         }
         tracing::warn!(registry = %repo.registry, repository = %repo.name, pages = self.config.max_referrer_pages, "referrers list truncated at the page limit");
         Ok(Some(out))
@@ -424,22 +412,33 @@ impl Registry for RegistryClient {
             let Some(next) = next else {
                 return Ok((out, false));
             };
-            let next_url = url.join(&next).map_err(|_| RegistryError::Protocol {
-                registry: repo.registry.clone(),
-                what: what.clone(),
-                detail: "the tag list's `Link` header is not a URL".into(),
-            })?;
-            if next_url.origin() != origin.origin() {
-                return Err(RegistryError::Protocol {
-                    registry: repo.registry.clone(),
-                    what,
-                    detail: "the tag list's `Link` header points to another host".into(),
-                });
-            }
-            url = next_url;
+            url = next_page(&url, &origin, &next, repo, &what)?;
         }
         Ok((out, true))
     }
+}
+
+/// The URL a paged response's `Link` header names, refused unless it stays on the registry's
+/// own origin (a page must not send our credentials elsewhere).
+fn next_page(
+    current: &Url,
+    origin: &Url,
+    link: &str,
+    repo: &Repository,
+    what: &str,
+) -> Result<Url, RegistryError> {
+    let protocol = |detail: &str| RegistryError::Protocol {
+        registry: repo.registry.clone(),
+        what: what.to_string(),
+        detail: detail.to_string(),
+    };
+    let next = current
+        .join(link)
+        .map_err(|_| protocol("the `Link` header is not a URL"))?;
+    if next.origin() != origin.origin() {
+        return Err(protocol("the `Link` header points to another host"));
+    }
+    Ok(next)
 }
 
 /// A digest reference parsed, a tag checked; anything else refused before it reaches a URL.
