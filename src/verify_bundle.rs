@@ -29,6 +29,13 @@ pub struct VerifyBundleArgs {
     /// A PEM public key (managed-key signing).
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// With --key: the key is trusted only for signatures made from this time (RFC 3339); the
+    /// signing time must then be proven by a log entry or an RFC 3161 timestamp.
+    #[arg(long, requires = "key", value_name = "RFC3339")]
+    pub key_valid_from: Option<String>,
+    /// With --key: the key is trusted only for signatures made until this time (RFC 3339).
+    #[arg(long, requires = "key", value_name = "RFC3339")]
+    pub key_valid_until: Option<String>,
     /// A trusted_root.json (default: the embedded public-good root).
     #[arg(long)]
     pub trusted_root: Option<PathBuf>,
@@ -64,9 +71,12 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
         (Some(path), None, None) => {
             let pem = String::from_utf8(read(path)?)
                 .map_err(|_| usage(format!("{}: not a PEM file", path.display())))?;
-            Identity::Key(
-                PublicKey::from_pem(&pem).map_err(|e| usage(format!("{}: {e}", path.display())))?,
-            )
+            let key =
+                PublicKey::from_pem(&pem).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            Identity::Key(match key_window(args)? {
+                Some((start, end)) => key.with_validity(start, end),
+                None => key,
+            })
         }
         (None, Some(subject), Some(issuer)) => Identity::Keyless {
             issuer: Matcher::Exact(issuer.clone()),
@@ -107,6 +117,29 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
         Some(Err(r)) => Err(VerifyBundleError::Failed(r.0)),
         None => Err(VerifyBundleError::Failed("no result".into())),
     }
+}
+
+/// The key's validity window from `--key-valid-from` / `--key-valid-until`, if either is given.
+fn key_window(args: &VerifyBundleArgs) -> Result<Option<(i64, i64)>, VerifyBundleError> {
+    let parse = |v: &Option<String>, default: i64| -> Result<i64, VerifyBundleError> {
+        match v {
+            None => Ok(default),
+            Some(t) => {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .map(|d| d.unix_timestamp())
+                    .map_err(|e| {
+                        VerifyBundleError::Usage(format!("`{t}` is not an RFC 3339 time: {e}"))
+                    })
+            }
+        }
+    };
+    if args.key_valid_from.is_none() && args.key_valid_until.is_none() {
+        return Ok(None);
+    }
+    Ok(Some((
+        parse(&args.key_valid_from, i64::MIN)?,
+        parse(&args.key_valid_until, i64::MAX)?,
+    )))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, VerifyBundleError> {

@@ -126,6 +126,32 @@ fn judge_key(
             (Some(e.log_index), e.integrated_time)
         }
     };
+    if let Some((start, end)) = key.validity() {
+        // The signing time must be proven (log integration time or verified RFC 3161
+        // timestamp) and inside the key's window.
+        let mut times: Vec<i64> = m.timestamps.verified.iter().map(|t| t.secs()).collect();
+        times.extend(integrated_time);
+        if times.is_empty() {
+            return Err(Rejection(format!(
+                "key {} of authority `{}` is valid only from {} to {}, and nothing proves when \
+                 the signature was made (no log integration time, no verified RFC 3161 timestamp)",
+                key.fingerprint(),
+                a.name,
+                fmt_time(start),
+                fmt_time(end)
+            )));
+        }
+        if let Some(t) = times.iter().find(|&&t| t < start || t > end) {
+            return Err(Rejection(format!(
+                "signed at {}, outside the validity window {}..{} of key {} of authority `{}`",
+                fmt_time(*t),
+                fmt_time(start),
+                fmt_time(end),
+                key.fingerprint(),
+                a.name
+            )));
+        }
+    }
     Ok(VerifiedSignature {
         authority: a.name.clone(),
         signer: key.fingerprint(),

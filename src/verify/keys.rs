@@ -52,6 +52,9 @@ struct KeyInner {
 #[derive(Clone)]
 pub struct PublicKey {
     inner: Arc<KeyInner>,
+    /// When the key may sign (Unix seconds, both ends inclusive), where one is given: a
+    /// signature then needs a proven signing time inside it.
+    valid_for: Option<(i64, i64)>,
 }
 
 impl fmt::Debug for PublicKey {
@@ -72,6 +75,18 @@ impl PartialEq for PublicKey {
 impl Eq for PublicKey {}
 
 impl PublicKey {
+    /// The same key, trusted only for signatures made from `start` to `end` (Unix seconds,
+    /// inclusive).
+    pub fn with_validity(mut self, start: i64, end: i64) -> PublicKey {
+        self.valid_for = Some((start, end));
+        self
+    }
+
+    /// The key's validity window, if it has one.
+    pub fn validity(&self) -> Option<(i64, i64)> {
+        self.valid_for
+    }
+
     /// Parses a PEM `PUBLIC KEY` (ECDSA P-256/P-384, RSA, Ed25519).
     pub fn from_pem(pem: &str) -> Result<PublicKey, VerifyError> {
         if pem.len() > asn1::MAX_PEM_LEN {
@@ -133,6 +148,7 @@ impl PublicKey {
         };
         let fingerprint = format!("sha256:{}", hex::encode(sha256(der)));
         Ok(PublicKey {
+            valid_for: None,
             inner: Arc::new(KeyInner {
                 kind,
                 spki_der: der.to_vec(),
