@@ -984,3 +984,44 @@ fn timing() {
         eprintln!("{name}: {:?} per verification", start.elapsed() / n);
     }
 }
+
+#[test]
+fn a_key_with_a_validity_window_needs_a_proven_time_inside_it() {
+    let case = "managed-key-happy-path";
+    let pem = String::from_utf8(read(&format!("{CONFORMANCE}/{case}/key.pub"))).unwrap();
+    let bundle = bundle_artifact(conformance_bundle(case));
+    let with = |key: PublicKey| Authority {
+        name: "k".into(),
+        identity: Identity::Key(key),
+        tlog: TlogRequirement::Optional,
+    };
+    let key = PublicKey::from_pem(&pem).unwrap();
+    let v = verifier();
+    one(&v, &bundle, &a_txt(), with(key.clone())).unwrap();
+    one(
+        &v,
+        &bundle,
+        &a_txt(),
+        with(key.clone().with_validity(0, i64::MAX)),
+    )
+    .unwrap();
+    expect_reject(
+        one(&v, &bundle, &a_txt(), with(key.with_validity(0, 1))),
+        "outside the validity window",
+    );
+    // alice's legacy signature has neither a log entry nor a timestamp: no time is proven.
+    let alice = legacy_layers(ALICE_DIGEST).remove(0);
+    let auth = key_authority("alice", "alice.key", TlogRequirement::Optional);
+    let Identity::Key(k) = auth.identity.clone() else {
+        unreachable!()
+    };
+    let windowed = Authority {
+        identity: Identity::Key(k.with_validity(0, i64::MAX)),
+        ..auth.clone()
+    };
+    one(&v, &legacy(alice.clone()), ALICE_DIGEST, auth).unwrap();
+    expect_reject(
+        one(&v, &legacy(alice), ALICE_DIGEST, windowed),
+        "nothing proves when",
+    );
+}
