@@ -45,6 +45,12 @@ enum Command {
     /// Verify one Sigstore bundle for an artifact (the sigstore-conformance client protocol);
     /// exit 0 verified, 1 not verified, 2 unusable arguments.
     VerifyBundle(crate::verify_bundle::VerifyBundleArgs),
+    /// Run as a GitHub Actions step: decide images (locally or with a shipgate service),
+    /// write outputs, a step summary and annotations; exit 1 on fail.
+    GithubAction(crate::github_action::GithubActionArgs),
+    /// Inspect or undo a quarantine applied by shipgate-lambda.
+    #[command(subcommand)]
+    Quarantine(crate::quarantine::QuarantineCommand),
 }
 
 #[derive(Subcommand)]
@@ -64,21 +70,21 @@ enum Output {
     Json,
 }
 
-/// Options shared by `check` and `serve`.
-#[derive(Args, Clone, Default)]
-struct GateArgs {
+/// Options shared by `check`, `serve` and `github-action` (and the Lambda's defaults).
+#[derive(Args, Clone, Default, Debug)]
+pub struct GateArgs {
     /// A registry (HOST:PORT) that may be reached over plain HTTP. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
-    insecure_registries: Vec<String>,
+    pub insecure_registries: Vec<String>,
     /// A private Sigstore trusted_root.json (default: the embedded public-good root).
     #[arg(long, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
+    pub trusted_root: Option<PathBuf>,
     /// What to do with an image that no policy governs.
     #[arg(long, value_enum)]
-    unmatched: Option<Unmatched>,
+    pub unmatched: Option<Unmatched>,
     /// Time budget of one evaluation, in seconds.
     #[arg(long, value_name = "SECONDS")]
-    timeout: Option<u64>,
+    pub timeout: Option<u64>,
 }
 
 #[derive(Args)]
@@ -143,6 +149,14 @@ pub fn main() -> ExitCode {
             init_tracing("info");
             runtime().block_on(serve(args))
         }
+        Command::GithubAction(args) => {
+            init_tracing("warn");
+            runtime().block_on(crate::github_action::run(args))
+        }
+        Command::Quarantine(command) => {
+            init_tracing("info");
+            runtime().block_on(crate::quarantine::run_command(command))
+        }
     };
     ExitCode::from(code)
 }
@@ -160,7 +174,7 @@ fn runtime() -> tokio::runtime::Runtime {
     }
 }
 
-fn usage(message: String) -> u8 {
+pub(crate) fn usage(message: String) -> u8 {
     eprintln!("shipgate: {message}");
     EXIT_USAGE
 }
@@ -261,7 +275,7 @@ async fn serve(args: ServeArgs) -> u8 {
 }
 
 /// Builds the gate from flags, falling back to the config file, then to defaults.
-fn build_gate(
+pub fn build_gate(
     policies: PolicySet,
     args: &GateArgs,
     config: Option<&ServeConfig>,
@@ -308,7 +322,7 @@ fn build_gate(
 }
 
 /// Logs to stderr: JSON lines when not on a terminal (for log collectors), text otherwise.
-fn init_tracing(default_level: &str) {
+pub fn init_tracing(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHIPGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()

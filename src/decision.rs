@@ -138,6 +138,31 @@ impl Decision {
         self.decision == Verdict::Pass
     }
 
+    /// True when the image fails only because an ECR scan has not finished: every denying
+    /// check that counts is a `vulnerabilities` check whose evidence says `scan_pending`.
+    /// Callers that can ask again later (a CodePipeline continuation, the scan-complete event
+    /// after a push) wait instead of failing; everyone else treats it as the fail it is.
+    pub fn only_waiting_for_scan(&self) -> bool {
+        if self.passed() {
+            return false;
+        }
+        let enforced = |c: &Check| match &c.policy {
+            Some(name) => self
+                .policies
+                .iter()
+                .find(|p| &p.name == name)
+                .is_none_or(|p| p.mode == Mode::Enforce),
+            None => true,
+        };
+        let mut denying = self.checks.iter().filter(|c| c.denies() && enforced(c));
+        let mut any = false;
+        let all_pending = denying.all(|c| {
+            any = true;
+            c.check == "vulnerabilities" && c.evidence["scan_pending"] == serde_json::json!(true)
+        });
+        any && all_pending
+    }
+
     /// The terminal form: a verdict line, then one line per check.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -250,6 +275,41 @@ mod tests {
             vec![check(Some("a"), CheckResult::Skip)],
         );
         assert_eq!(d.decision, Verdict::Pass);
+    }
+
+    #[test]
+    fn only_waiting_for_scan_needs_every_enforced_denial_to_be_a_pending_scan() {
+        let pending = || {
+            Check::new(
+                "vulnerabilities",
+                Some("a"),
+                CheckResult::Error,
+                "wait".into(),
+            )
+            .with_evidence(serde_json::json!({"scan_pending": true}))
+        };
+        let d = conclude(vec![policy("a", Mode::Enforce)], vec![pending()]);
+        assert!(d.only_waiting_for_scan());
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![pending(), check(Some("a"), CheckResult::Fail)],
+        );
+        assert!(!d.only_waiting_for_scan(), "a real failure does not wait");
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![Check::new(
+                "vulnerabilities",
+                Some("a"),
+                CheckResult::Error,
+                "x".into(),
+            )],
+        );
+        assert!(
+            !d.only_waiting_for_scan(),
+            "an ECR error is not a pending scan"
+        );
+        let d = conclude(vec![policy("a", Mode::Enforce)], vec![]);
+        assert!(!d.only_waiting_for_scan(), "a pass is not waiting");
     }
 
     #[test]

@@ -1,28 +1,36 @@
-//! `shipgate-lambda`: the gate on AWS Lambda (CodePipeline jobs, ECR push/scan events).
-//!
-//! Skeleton: the event handling arrives with the integrations issue. Until then the binary
-//! loads its policies (so a broken bundle is caught at deploy time) and refuses every event,
-//! which is the fail-closed answer for a gate that cannot yet decide.
+//! The `shipgate-lambda` bootstrap: build once, then answer events through the Lambda Runtime
+//! API (`AWS_LAMBDA_RUNTIME_API`).
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let dir = std::env::var_os("SHIPGATE_POLICIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("policies"));
-    match shipgate::policy::PolicySet::load(&[dir]) {
-        Ok(set) => {
-            eprintln!(
-                "shipgate-lambda: {} policies load; event handling is not implemented yet, refusing",
-                set.iter().count()
-            );
-            ExitCode::from(1)
-        }
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use shipgate_lambda::Lambda;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shipgate::cli::init_tracing("info");
+    let lambda = match Lambda::from_env().await {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("shipgate-lambda: {e}");
-            ExitCode::from(2)
+            // A broken policy bundle must stop the function, not pass images.
+            tracing::error!(error = %e, "shipgate-lambda cannot start");
+            return ExitCode::from(2);
+        }
+    };
+    let lambda = &lambda;
+    let handler = service_fn(move |event: LambdaEvent<Value>| async move {
+        lambda
+            .handle(event.payload)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "lambda runtime stopped");
+            ExitCode::from(1)
         }
     }
 }

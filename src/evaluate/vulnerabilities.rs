@@ -80,6 +80,8 @@ pub fn vulnerability_check(
         } => {
             let mut ev = base;
             ev["scan_status"] = json!(last_status);
+            // Adapters that can come back later (CodePipeline's continuation) look for this.
+            ev["scan_pending"] = json!(true);
             ev["waited_ms"] = json!(u64::try_from(waited.as_millis()).unwrap_or(u64::MAX));
             let status = if last_status == "no scan" {
                 "ECR has no scan of this image".to_string()

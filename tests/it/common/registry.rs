@@ -1,7 +1,6 @@
 //! A real OCI registry for tests: Debian's `docker-registry` (CNCF distribution 2.8) on a free
 //! loopback port, with its storage in a temporary directory. Killed when dropped.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,10 +13,7 @@ fn registry_binary() -> PathBuf {
 }
 
 /// A free loopback port (bound, then released; the registry binds it right after).
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
+pub use shipgate_test_support::free_port;
 
 pub struct TestRegistry {
     child: Child,
