@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per concern (linking the AWS SDK once, not per file).
 
+mod auth;
 mod base_images;
 mod cases;
 mod common;
@@ -7,6 +8,7 @@ mod conformance;
 mod ecr_findings;
 mod fixtures_selftest;
 mod gate_harness;
+mod github_action;
 mod http_api;
 mod provenance;
 mod registry_client;

@@ -2,7 +2,9 @@
 //! `lambda/tests`): a real `moto` server, free loopback ports, and a loopback implementation of
 //! the AWS Lambda Runtime API. Test code only; never a dependency of a shipped binary.
 
+pub mod lambda_runtime_api;
 pub mod moto;
+pub mod oidc;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {

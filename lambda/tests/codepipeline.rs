@@ -1,0 +1,1 @@
+//! CodePipeline jobs through the real shipgate-lambda binary. (Filled in next.)

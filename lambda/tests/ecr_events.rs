@@ -1,0 +1,1 @@
+//! EventBridge ECR events → quarantine, against moto. (Filled in next.)

@@ -1,0 +1,1 @@
+//! Caller authentication of `shipgate serve` (OIDC JWTs, static tokens). (Filled in next.)

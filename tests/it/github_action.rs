@@ -1,0 +1,1 @@
+//! `shipgate github-action`. (Filled in next.)

@@ -1,0 +1,1 @@
+//! A test OIDC issuer: keys made in the test, a loopback discovery + JWKS server, token minting. (Filled in next.)
