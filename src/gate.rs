@@ -305,15 +305,28 @@ impl Gate {
             .flat_map(|b| b.allow.iter().chain(b.deny.iter()))
             .collect();
         let needs_attestations = policies.iter().any(|p| p.provenance.is_some());
-        let (signatures, findings, base_images, attestations) = tokio::join!(
+        // A repository pattern without a tag can only find candidates the image names: its
+        // annotation, or the images its provenance lists. Then the attestations are read for
+        // those hints too (before the base images, which they steer).
+        let wants_hints = base_patterns.iter().any(|p| {
+            matches!(
+                p.selector,
+                crate::evidence::base_image::Selector::Repositories { .. }
+            )
+        });
+        let limits = &self.inner.settings.collect;
+        let bundles =
+            signatures::referrer_bundles(self.inner.registry.as_ref(), &repo, &digest, limits);
+        let (signatures, findings, (attestations, base_images)) = tokio::join!(
             async {
                 if needs_signatures {
                     Some(
-                        signatures::collect(
+                        signatures::collect_with(
                             self.inner.registry.as_ref(),
                             &repo,
                             &digest,
-                            &self.inner.settings.collect,
+                            limits,
+                            bundles.clone(),
                         )
                         .await,
                     )
@@ -331,34 +344,39 @@ impl Gate {
                 }
             },
             async {
-                if base_patterns.is_empty() {
+                let attestations = if needs_attestations || wants_hints {
+                    Some(
+                        attestations::collect(
+                            self.inner.registry.as_ref(),
+                            &repo,
+                            &digest,
+                            limits,
+                            bundles.clone(),
+                        )
+                        .await,
+                    )
+                } else {
+                    None
+                };
+                let base_images = if base_patterns.is_empty() {
                     None
                 } else {
+                    let hints = attestations
+                        .as_ref()
+                        .map(crate::evidence::base_hints::from_attestations)
+                        .unwrap_or_default();
                     Some(
                         crate::evidence::base_image::collect(
                             self.inner.registry.as_ref(),
                             &repo,
                             &digest,
                             &base_patterns,
+                            &hints,
                         )
                         .await,
                     )
-                }
-            },
-            async {
-                if needs_attestations {
-                    Some(
-                        attestations::collect(
-                            self.inner.registry.as_ref(),
-                            &repo,
-                            &digest,
-                            &self.inner.settings.collect,
-                        )
-                        .await,
-                    )
-                } else {
-                    None
-                }
+                };
+                (attestations, base_images)
             }
         );
         let today = time::OffsetDateTime::now_utc().date();

@@ -61,6 +61,7 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
             "layers": p.layers.len(),
         })).collect::<Vec<_>>(),
         "annotation": found.annotation,
+        "provenance_hints": found.hints,
         "allow": candidates_json(&rule.allow),
         "deny": candidates_json(&rule.deny),
     });
@@ -133,6 +134,9 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
         let mut reason = if same || !multi {
             let (_, _, c) = built_on[0];
             let mut r = format!("built on {}", short(c));
+            if found.hints.iter().any(|h| hint_names(h, c)) {
+                r.push_str(", as its provenance says");
+            }
             if multi {
                 r.push_str(&format!(" (all {} platforms)", built_on.len()));
             }
@@ -203,6 +207,17 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
             )),
         }
     }
+    // A provenance that names a candidate the layers contradict is worth saying; images it
+    // lists that no pattern covers (builder stages, tools) are only in the evidence.
+    for h in &found.hints {
+        if let Some(c) = all.iter().find(|c| hint_names(h, c)) {
+            reason.push_str(&format!(
+                "; the provenance lists base {} but the image's layers do not begin with its {} layers",
+                h.name,
+                c.layer_count()
+            ));
+        }
+    }
     let notes: Vec<String> = rule
         .allow
         .iter()
@@ -224,6 +239,11 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
         ));
         check(CheckResult::Error, reason, evidence)
     }
+}
+
+/// Whether a provenance hint names `candidate` (by digest, else by name).
+fn hint_names(hint: &crate::evidence::base_hints::BaseHint, candidate: &Candidate) -> bool {
+    hint.digest.as_deref() == Some(candidate.digest.as_str()) || hint.name == candidate.name
 }
 
 #[cfg(test)]

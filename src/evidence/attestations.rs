@@ -8,7 +8,7 @@
 use futures::stream::{self, StreamExt as _};
 
 use super::signatures::{
-    collect_bundles, tag_layers, CollectLimits, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
+    tag_layers, CollectLimits, SharedBundles, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
     CHAIN_ANNOTATION, RFC3161_ANNOTATION,
 };
 use super::{BundleArtifact, SignatureArtifact};
@@ -69,17 +69,16 @@ pub struct AttestationCollection {
     pub errors: Vec<String>,
 }
 
-/// Collects the attestations for `digest` in `repo`.
+/// Collects the attestations for `digest` in `repo`: the legacy `.att` tag, and the DSSE
+/// bundles among `bundles` (the lookup shared with signatures: `signatures::referrer_bundles`).
 pub async fn collect(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,
     limits: &CollectLimits,
+    bundles: SharedBundles<'_>,
 ) -> AttestationCollection {
-    let (mut out, bundles) = tokio::join!(
-        collect_legacy(registry, repo, digest, limits),
-        collect_bundles(registry, repo, digest, limits)
-    );
+    let (mut out, bundles) = tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
     out.notes.extend(bundles.notes);
     out.errors.extend(bundles.errors);
     for a in bundles.artifacts {

@@ -3,11 +3,13 @@
 //!
 //! The evidence that counts is the layers: an image is built on a base when its layers begin
 //! with the base's complete layer list. The OCI annotations `org.opencontainers.image.base.name`
-//! / `.digest` only help to find a candidate (and are reported); they never pass on their own.
+//! / `.digest` and the images a provenance lists among the build's inputs
+//! ([`super::base_hints`]) only help to find a candidate (and are reported); they never pass on
+//! their own.
 //!
 //! Network guard: candidates are fetched only from repositories that a `baseImages` pattern
-//! names (a literal repository, or one matched by a repository glob); an annotation can pick a
-//! candidate among those, never add a host.
+//! names (a literal repository, or one matched by a repository glob); an annotation or a hint
+//! can pick a candidate among those, never add a host.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
+use super::base_hints::BaseHint;
 use crate::reference::{Digest, ImageRef, Repository};
 use crate::registry::Registry;
 
@@ -283,6 +286,8 @@ pub struct BaseImageEvidence {
     /// Why the image's own layers could not be read (then nothing can be judged).
     pub image_error: Option<String>,
     pub annotation: Option<BaseAnnotation>,
+    /// Images the provenance lists among the build's inputs (candidates' names, not proof).
+    pub hints: Vec<BaseHint>,
     /// By pattern text.
     pub patterns: BTreeMap<String, PatternCandidates>,
 }
@@ -448,12 +453,14 @@ impl Fetcher<'_> {
 }
 
 /// Reads the image's layers and resolves every pattern's candidates. Never fails: what could
-/// not be read is recorded, and the check turns it into `error`.
+/// not be read is recorded, and the check turns it into `error`. `hints` (from provenance)
+/// add candidates for repository patterns and are resolved first among a tag pattern's tags.
 pub async fn collect(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,
     patterns: &[&BasePattern],
+    hints: &[BaseHint],
 ) -> BaseImageEvidence {
     let mut fetcher = Fetcher {
         registry,
@@ -489,6 +496,20 @@ pub async fn collect(
     if annotation.name.is_some() || annotation.digest.is_some() {
         evidence.annotation = Some(annotation);
     }
+    evidence.hints = hints.to_vec();
+    // The annotation first, then the provenance's images: the names a repository pattern may
+    // fetch. Each is (label source, reference, digest).
+    let mut named: Vec<(ImageRef, Option<Digest>)> = Vec::new();
+    if let Some(a) = &annotated {
+        named.push(a.clone());
+    }
+    for h in hints {
+        if let Some(p) = h.parsed() {
+            if !named.iter().any(|n| n.0 == p.0 && n.1 == p.1) {
+                named.push(p);
+            }
+        }
+    }
 
     for pattern in patterns {
         if evidence.patterns.contains_key(&pattern.text) {
@@ -517,8 +538,18 @@ pub async fn collect(
                                 "{repository} has more than {MAX_TAGS_LISTED} tags; only the first {MAX_TAGS_LISTED} in the registry's order were considered"
                             ));
                         }
-                        let matching: Vec<&String> =
-                            listed.iter().filter(|t| tags.is_match(t.as_str())).collect();
+                        let mut matching: Vec<&String> = listed
+                            .iter()
+                            .filter(|t| tags.is_match(t.as_str()))
+                            .collect();
+                        // Tags the annotation or provenance name first, so that the cap on
+                        // resolved tags never drops the base the build says it used.
+                        let named_here = |t: &&String| {
+                            named.iter().any(|(r, _)| {
+                                r.repository == *repository && r.tag.as_deref() == Some(t.as_str())
+                            })
+                        };
+                        matching.sort_by_key(|t| !named_here(t));
                         if matching.len() > MAX_TAGS_RESOLVED {
                             found.notes.push(format!(
                                 "{} tags match; only the first {MAX_TAGS_RESOLVED} were resolved",
@@ -539,9 +570,7 @@ pub async fn collect(
                                 .map_err(|e| format!("cannot resolve {name}: {e}"));
                             let result = match resolved {
                                 Ok((d, _)) => {
-                                    fetcher
-                                        .candidate(&pattern.text, repository, name, d)
-                                        .await
+                                    fetcher.candidate(&pattern.text, repository, name, d).await
                                 }
                                 Err(e) => Err(e),
                             };
@@ -553,20 +582,29 @@ pub async fn collect(
                     }
                 }
             }
-            Selector::Repositories { .. } => match &annotated {
-                Some((name, annotated_digest)) if pattern.covers(name, annotated_digest.as_ref()) => {
+            Selector::Repositories { .. } => {
+                let covered: Vec<&(ImageRef, Option<Digest>)> = named
+                    .iter()
+                    .filter(|(n, d)| pattern.covers(n, d.as_ref()))
+                    .collect();
+                if covered.is_empty() {
+                    found.notes.push(
+                        "a repository pattern without a tag is checked only against the bases the image's `org.opencontainers.image.base.name` annotation or its provenance's dependencies name, and they name none in a matching repository".to_string(),
+                    );
+                }
+                for (name, named_digest) in covered {
                     let base_repo = &name.repository;
-                    let resolved = match annotated_digest {
+                    let resolved = match named_digest {
                         Some(d) => Ok(d.clone()),
                         None => registry
                             .resolve(base_repo, name.tag_or_latest())
                             .await
                             .map(|(d, _)| d)
-                            .map_err(|e| format!("cannot resolve the annotated base {name}: {e}")),
+                            .map_err(|e| format!("cannot resolve the named base {name}: {e}")),
                     };
                     let label = match &name.tag {
                         Some(t) => format!("{base_repo}:{t}"),
-                        None => match annotated_digest {
+                        None => match named_digest {
                             Some(d) => format!("{base_repo}@{d}"),
                             None => name.to_string(),
                         },
@@ -580,10 +618,7 @@ pub async fn collect(
                         Err(e) => found.errors.push(e),
                     }
                 }
-                _ => found.notes.push(
-                    "a repository pattern without a tag is checked only against the base the image's `org.opencontainers.image.base.name` annotation names, and the image names none in a matching repository".to_string(),
-                ),
-            },
+            }
         }
         evidence.patterns.insert(pattern.text.clone(), found);
     }

@@ -3,6 +3,7 @@
 //! Collection talks to registries; judging (verification, evaluation) is pure and never does I/O.
 
 pub mod attestations;
+pub mod base_hints;
 pub mod base_image;
 pub mod ecr_findings;
 pub mod signatures;

@@ -69,17 +69,47 @@ struct ImageIndex {
     manifests: Vec<Descriptor>,
 }
 
-/// Collects the signature artifacts for `digest` in `repo`.
+/// The referrer lookup of one evaluation, shared: signatures and attestations both need the
+/// bundles attached to the digest, and the registry is asked once.
+pub type SharedBundles<'a> =
+    futures::future::Shared<futures::future::BoxFuture<'a, SignatureCollection>>;
+
+/// Starts (lazily) the one referrer lookup of `digest` that [`collect`] and
+/// `attestations::collect` share.
+pub fn referrer_bundles<'a>(
+    registry: &'a dyn Registry,
+    repo: &'a Repository,
+    digest: &'a Digest,
+    limits: &'a CollectLimits,
+) -> SharedBundles<'a> {
+    use futures::FutureExt as _;
+    collect_bundles(registry, repo, digest, limits)
+        .boxed()
+        .shared()
+}
+
+/// Collects the signature artifacts for `digest` in `repo`: the legacy `.sig` tag and the
+/// bundles attached as referrers.
 pub async fn collect(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,
     limits: &CollectLimits,
 ) -> SignatureCollection {
-    let (legacy, bundles) = tokio::join!(
-        collect_legacy(registry, repo, digest, limits),
-        collect_bundles(registry, repo, digest, limits)
-    );
+    let bundles = referrer_bundles(registry, repo, digest, limits);
+    collect_with(registry, repo, digest, limits, bundles).await
+}
+
+/// [`collect`], with the referrer lookup of `bundles` (from [`referrer_bundles`]) that
+/// attestation collection shares.
+pub async fn collect_with(
+    registry: &dyn Registry,
+    repo: &Repository,
+    digest: &Digest,
+    limits: &CollectLimits,
+    bundles: SharedBundles<'_>,
+) -> SignatureCollection {
+    let (legacy, bundles) = tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
     let mut out = SignatureCollection::default();
     for part in [legacy, bundles] {
         out.artifacts.extend(part.artifacts);
@@ -204,7 +234,7 @@ async fn collect_legacy(
 
 /// The Sigstore bundles attached to `digest` as OCI referrers (referrers API, else its tag
 /// fallback); shared with attestation collection.
-pub(super) async fn collect_bundles(
+async fn collect_bundles(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,

@@ -232,6 +232,94 @@ fn repository_globs_check_only_the_annotated_base() {
     );
 }
 
+/// A SLSA v1 provenance for `subject` that lists `deps` (uri, sha256 digest) among the build's
+/// inputs, attached as a legacy `.att` signed by a key no policy names: hints are discovery only.
+fn attach_provenance_listing(
+    url: &str,
+    repo: &str,
+    subject: &shipgate::reference::Digest,
+    deps: &[(String, String)],
+) {
+    use crate::common::attest::{attach_legacy_attestations, AttLayer};
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": repo, "digest": {"sha256": subject.hex()}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://mobyproject.org/buildkit@v1",
+                "externalParameters": {},
+                "resolvedDependencies": deps.iter().map(|(uri, d)| serde_json::json!({
+                    "uri": uri, "digest": {"sha256": d.trim_start_matches("sha256:")}
+                })).collect::<Vec<_>>(),
+            },
+            "runDetails": {"builder": {"id": "https://example.com/buildkit"}},
+        },
+    });
+    let key = crate::common::cosign::SigningKey::generate_p256();
+    let layer = AttLayer::key_signed(&key, &serde_json::to_vec(&statement).unwrap());
+    attach_legacy_attestations(url, repo, subject, vec![layer]);
+}
+
+#[test]
+fn provenance_dependencies_find_candidates_for_repository_globs_but_layers_decide() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let golden = push_image(&url, "golden/java", "21");
+    let builder = push_image(&url, "tools/gradle", "8");
+    // BuildKit's purl for the base, with the builder stage's image listed too.
+    let deps = vec![
+        (
+            format!("pkg:docker/{host}/tools/gradle@8?platform=linux%2Famd64"),
+            builder.digest.to_string(),
+        ),
+        (
+            format!("pkg:docker/{host}/golden/java@21?platform=linux%2Famd64"),
+            golden.digest.to_string(),
+        ),
+    ];
+    // Built on golden, no annotation: only the provenance names the base.
+    let quiet = push_image_with_layers(&url, "app/quiet", "v1", &golden.layers, 1);
+    attach_provenance_listing(&url, "app/quiet", &quiet.digest, &deps);
+    // Says it is built on golden, but its layers are its own.
+    let liar = push_image_with_layers(&url, "app/liar", "v1", &[random_layer(true)], 1);
+    attach_provenance_listing(&url, "app/liar", &liar.digest, &deps);
+    let g = gate(
+        &host,
+        &policy(&host, &[format!("{host}/golden/**")], &[]),
+        None,
+    );
+
+    let d = decide(&g, &format!("{host}/app/quiet:v1"));
+    expect(
+        &d,
+        CheckResult::Pass,
+        &[&format!(
+            "built on {host}/golden/java:21 ({}), as its provenance says",
+            golden.digest
+        )],
+    );
+    let (_, _, evidence) = base_check(&d);
+    assert_eq!(
+        evidence["provenance_hints"].as_array().map(Vec::len),
+        Some(2),
+        "{evidence}"
+    );
+
+    let d = decide(&g, &format!("{host}/app/liar:v1"));
+    expect(
+        &d,
+        CheckResult::Fail,
+        &[&format!(
+            "the provenance lists base {host}/golden/java:21 but the image's layers do not begin with its 2 layers"
+        )],
+    );
+    // The builder stage's image is in no allowed repository: never fetched as a candidate.
+    let (_, _, evidence) = base_check(&d);
+    let candidates = evidence["allow"][0]["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "{evidence}");
+}
+
 #[test]
 fn deny_wins_over_allow() {
     let reg = TestRegistry::start();

@@ -25,6 +25,7 @@ const DIGEST: &str = "sha256:4bf12e8bb9ef4bd25b9e3b6b7c50a5f2e3a4f8d1c1f4f5a1b2c
 #[derive(Default)]
 struct MemoryRegistry {
     calls: AtomicUsize,
+    referrer_calls: AtomicUsize,
 }
 
 #[async_trait]
@@ -64,6 +65,7 @@ impl Registry for MemoryRegistry {
         _: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.referrer_calls.fetch_add(1, Ordering::SeqCst);
         Ok(Some(Vec::new()))
     }
     async fn tags(&self, _: &Repository, _: usize) -> Result<(Vec<String>, bool), RegistryError> {
@@ -112,6 +114,44 @@ async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (Statu
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, value)
+}
+
+/// Signatures and provenance both look at the digest's referrers: one lookup serves both.
+#[tokio::test]
+async fn signatures_and_provenance_share_one_referrers_lookup() {
+    let yaml = format!(
+        "{POLICY}provenance:\n  authorities:\n    - name: builder\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subjectRegExp: ^https://github\\.com/acme/\n  builderId: https://github.com/actions/runner/github-hosted\n"
+    );
+    let policy = Policy::from_yaml(&yaml, std::path::Path::new("both.yaml")).unwrap();
+    let registry = Arc::new(MemoryRegistry::default());
+    let gate = Gate::new(
+        PolicySet::new(vec![policy]).unwrap(),
+        registry.clone(),
+        Arc::new(shipgate::evidence::ecr_findings::AwsScanFindings::new()),
+        Arc::new(Verifier::new(Arc::new(TrustRoot::public_good().unwrap()))),
+        GateSettings::default(),
+    );
+    let app = app(AppState::new(gate));
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/decisions",
+        &json!({"image": format!("registry.test/app@{DIGEST}")}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "fail", "{body}");
+    let checks: Vec<&str> = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert!(
+        checks.contains(&"signature") && checks.contains(&"provenance"),
+        "{body}"
+    );
+    assert_eq!(registry.referrer_calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
