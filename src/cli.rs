@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::auth::{AuthSettings, Authenticator};
 use crate::config::ServeConfig;
 use crate::evidence::ecr_findings::AwsScanFindings;
 use crate::gate::{DecisionRequest, Gate, GateSettings, Unmatched};
@@ -102,7 +103,8 @@ struct CheckArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on (default 127.0.0.1:8080). Without `auth` in --config, only a
+    /// loopback address is allowed.
     #[arg(long)]
     listen: Option<String>,
     /// Policy files or directories (default: ./policies when it exists).
@@ -251,24 +253,61 @@ async fn serve(args: ServeArgs) -> u8 {
         Ok(g) => g,
         Err(e) => return usage(format!("{e:#}")),
     };
+    let auth = match &config.auth {
+        Some(auth) => match Authenticator::new(auth, &AuthSettings::default()) {
+            Ok(a) => Some(Arc::new(a)),
+            Err(e) => return usage(format!("auth: {e}")),
+        },
+        None => None,
+    };
     let listen = args
         .listen
         .or(config.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let unauthenticated_refusal = || {
+        usage(format!(
+            "refusing to serve {listen} without caller authentication: configure `auth` (OIDC \
+             issuers or static tokens) in the --config file, or listen on a loopback address \
+             such as 127.0.0.1:8080"
+        ))
+    };
+    // Checked before binding when the address is literal, and again on the bound address
+    // (a host name may resolve anywhere).
+    if auth.is_none()
+        && listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| !crate::auth::is_loopback(a.ip()))
+    {
+        return unauthenticated_refusal();
+    }
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => return usage(format!("cannot listen on {listen}: {e}")),
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or(listen);
+    let bound = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => return usage(format!("cannot read the address bound for {listen}: {e}")),
+    };
+    if auth.is_none() && !crate::auth::is_loopback(bound.ip()) {
+        return unauthenticated_refusal();
+    }
     tracing::info!(
-        listen = %addr,
+        listen = %bound,
         policies = gate.policies().iter().count(),
+        auth = auth.as_ref().map_or_else(|| "none".to_string(), |a| a.describe()),
         "shipgate serving POST /v1/decisions"
     );
-    match server::run(listener, AppState::new(gate), server::shutdown_signal()).await {
+    let state = match auth {
+        Some(auth) => AppState::with_auth(gate, auth),
+        None => {
+            tracing::warn!(
+                listen = %bound,
+                "no `auth` configured: serving unauthenticated, on loopback only"
+            );
+            AppState::new(gate)
+        }
+    };
+    match server::run(listener, state, server::shutdown_signal()).await {
         Ok(()) => EXIT_PASS,
         Err(e) => usage(format!("server error: {e}")),
     }

@@ -1,5 +1,6 @@
 //! The service configuration file (`shipgate serve --config FILE`). Flags override it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -34,6 +35,72 @@ pub struct ServeConfig {
     /// How long a failing decision is reused, in seconds (default 5).
     #[serde(default)]
     pub cache_fail_seconds: Option<u64>,
+    /// Who may call `POST /v1/decisions`. Without it the service listens on loopback only.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// Caller authentication: a bearer token must be accepted by one of these.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuthConfig {
+    /// OIDC issuers whose JWTs are accepted, each with an audience and claim rules.
+    #[serde(default)]
+    pub oidc: Vec<OidcConfig>,
+    /// Static bearer tokens for machine callers, stored as SHA-256 hashes.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OidcConfig {
+    /// The issuer URL, exactly as in the tokens' `iss` (https; http only on loopback).
+    pub issuer: String,
+    /// The audience the tokens must be minted for (their `aud` must contain it).
+    pub audience: String,
+    /// Claim name → the value it must equal, or a list of values it must be one of.
+    #[serde(default)]
+    pub claims: BTreeMap<String, ClaimRule>,
+}
+
+/// One claim rule: a single value or a list of allowed values.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum ClaimRule {
+    One(ClaimValue),
+    AnyOf(Vec<ClaimValue>),
+}
+
+/// A claim value as written in YAML; numbers and booleans compare by their string form
+/// (`repository_id: 123` matches the claim `"123"`).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum ClaimValue {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+    Bool(bool),
+}
+
+impl ClaimValue {
+    pub fn to_text(&self) -> String {
+        match self {
+            ClaimValue::Text(s) => s.clone(),
+            ClaimValue::Unsigned(n) => n.to_string(),
+            ClaimValue::Signed(n) => n.to_string(),
+            ClaimValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenConfig {
+    /// The caller's name, logged on every decision it asks for.
+    pub name: String,
+    /// Hex SHA-256 of the token: `printf %s "$TOKEN" | sha256sum`.
+    pub sha256: String,
 }
 
 impl ServeConfig {
@@ -48,6 +115,11 @@ impl ServeConfig {
         }
         if let Some(root) = &mut config.trusted_root {
             *root = base.join(&*root);
+        }
+        if let Some(auth) = &config.auth {
+            // Refused at load, before anything listens: a wrong auth section must not serve.
+            crate::auth::validate_config(auth)
+                .map_err(|e| anyhow::anyhow!("{}: auth: {e}", path.display()))?;
         }
         Ok(config)
     }

@@ -9,11 +9,23 @@ use crate::cache::CacheStats;
 /// Upper bounds (seconds) of the decision-latency histogram buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 20.0];
 
+/// Why a caller was refused, the label of `shipgate_refused_callers_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum RefusedCaller {
+    /// 401: no or invalid credentials.
+    Unauthenticated,
+    /// 403: a valid token whose claims are outside the rules.
+    Forbidden,
+    /// 503: the issuer's keys could not be fetched.
+    KeysUnavailable,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pass: AtomicU64,
     fail: AtomicU64,
     bad_requests: AtomicU64,
+    refused: [AtomicU64; 3],
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -37,6 +49,10 @@ impl Metrics {
 
     pub fn record_bad_request(&self) {
         self.bad_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record_refused_caller(&self, why: RefusedCaller) {
+        self.refused[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition format.
@@ -64,6 +80,21 @@ impl Metrics {
             "shipgate_bad_requests_total {}",
             load(&self.bad_requests)
         );
+        out.push_str(
+            "# HELP shipgate_refused_callers_total Decision requests refused by caller authentication.\n",
+        );
+        out.push_str("# TYPE shipgate_refused_callers_total counter\n");
+        for (label, why) in [
+            ("unauthenticated", RefusedCaller::Unauthenticated),
+            ("forbidden", RefusedCaller::Forbidden),
+            ("keys_unavailable", RefusedCaller::KeysUnavailable),
+        ] {
+            let _ = writeln!(
+                out,
+                "shipgate_refused_callers_total{{reason=\"{label}\"}} {}",
+                load(&self.refused[why as usize])
+            );
+        }
         out.push_str("# HELP shipgate_decision_cache_total Decision cache lookups, by outcome.\n");
         out.push_str("# TYPE shipgate_decision_cache_total counter\n");
         let _ = writeln!(

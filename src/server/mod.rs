@@ -8,15 +8,16 @@ use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::auth::{Authenticator, Caller, Refusal};
 use crate::gate::{DecisionRequest, Gate};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, RefusedCaller};
 
 /// Requests are one image name and a policy name: anything larger is not a request.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -25,13 +26,25 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct AppState {
     pub gate: Gate,
     pub metrics: Arc<Metrics>,
+    /// `None`: no caller authentication (the CLI then listens on loopback only).
+    pub auth: Option<Arc<Authenticator>>,
 }
 
 impl AppState {
+    /// Without caller authentication: for loopback listeners and tests.
     pub fn new(gate: Gate) -> AppState {
         AppState {
             gate,
             metrics: Arc::new(Metrics::default()),
+            auth: None,
+        }
+    }
+
+    /// `POST /v1/decisions` then needs a bearer token that `auth` accepts.
+    pub fn with_auth(gate: Gate, auth: Arc<Authenticator>) -> AppState {
+        AppState {
+            auth: Some(auth),
+            ..AppState::new(gate)
         }
     }
 }
@@ -96,9 +109,18 @@ impl IntoResponse for ApiError {
 
 async fn decide(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<DecisionRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Response> {
     let started = Instant::now();
+    // Authentication comes first: an unknown caller learns nothing about the request it sent.
+    let caller = match &state.auth {
+        None => Caller::Unauthenticated,
+        Some(auth) => auth
+            .authenticate(&headers)
+            .await
+            .map_err(|refusal| refuse(&state, &refusal))?,
+    };
     let Json(request) = body.map_err(|e| {
         state.metrics.record_bad_request();
         ApiError {
@@ -108,14 +130,16 @@ async fn decide(
                 e.body_text()
             ),
         }
-    })?;
+    })
+    .map_err(IntoResponse::into_response)?;
     let decision = state.gate.decide(&request).await.map_err(|e| {
         state.metrics.record_bad_request();
-        tracing::info!(image = %request.image, error = %e, "bad request");
+        tracing::info!(image = %request.image, caller = %caller, error = %e, "bad request");
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: e.to_string(),
         }
+        .into_response()
     })?;
     state
         .metrics
@@ -127,10 +151,50 @@ async fn decide(
         decision = if decision.passed() { "pass" } else { "fail" },
         digest = decision.digest.as_deref().unwrap_or(""),
         cached = decision.cached,
+        caller = %caller,
         duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "decision"
     );
     Ok(Json(decision).into_response())
+}
+
+/// 401 carries `WWW-Authenticate: Bearer`; every refusal is logged with what is known of the
+/// caller, never the token.
+fn refuse(state: &AppState, refusal: &Refusal) -> Response {
+    let (status, kind) = match refusal {
+        Refusal::Unauthenticated { claimed_issuer, .. } => {
+            tracing::warn!(
+                status = 401,
+                claimed_issuer = claimed_issuer.as_deref().unwrap_or(""),
+                reason = %refusal,
+                "caller refused"
+            );
+            (StatusCode::UNAUTHORIZED, RefusedCaller::Unauthenticated)
+        }
+        Refusal::Forbidden { caller, .. } => {
+            tracing::warn!(status = 403, caller = %caller, reason = %refusal, "caller refused");
+            (StatusCode::FORBIDDEN, RefusedCaller::Forbidden)
+        }
+        Refusal::KeysUnavailable { issuer, .. } => {
+            tracing::warn!(status = 503, issuer = %issuer, reason = %refusal, "caller refused");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                RefusedCaller::KeysUnavailable,
+            )
+        }
+    };
+    state.metrics.record_refused_caller(kind);
+    let body = Json(json!({ "error": refusal.to_string() }));
+    if status == StatusCode::UNAUTHORIZED {
+        (
+            status,
+            [(header::WWW_AUTHENTICATE, r#"Bearer realm="shipgate""#)],
+            body,
+        )
+            .into_response()
+    } else {
+        (status, body).into_response()
+    }
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -76,5 +76,9 @@ fn serves_the_example_policies_and_stops_on_sigterm() {
         first["fields"]["message"], "shipgate serving POST /v1/decisions",
         "{logs}"
     );
+    assert!(
+        logs.contains("no `auth` configured: serving unauthenticated, on loopback only"),
+        "{logs}"
+    );
     assert!(logs.contains("shutdown signal received"), "{logs}");
 }

@@ -1,1 +1,0 @@
-//! Caller authentication of `shipgate serve` (OIDC JWTs, static tokens). (Filled in next.)
