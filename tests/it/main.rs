@@ -11,6 +11,7 @@ mod gate_harness;
 mod github_action;
 mod http_api;
 mod provenance;
+mod quarantine;
 mod registry_client;
 mod serve;
 mod signatures_e2e;

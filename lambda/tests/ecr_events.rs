@@ -1,1 +1,0 @@
-//! EventBridge ECR events → quarantine, against moto. (Filled in next.)

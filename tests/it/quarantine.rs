@@ -1,0 +1,441 @@
+//! `shipgate quarantine list|release` through the real `shipgate` binary against `moto`.
+//!
+//! The image is quarantined with the library (`shipgate::quarantine::quarantine`, what the Lambda
+//! calls); the child process finds moto through `AWS_ENDPOINT_URL` and dummy credentials set on
+//! it alone (tests run in parallel threads: no process-wide environment changes).
+//!
+//! moto 5.2.5 does not implement `UpdateImageStorageClass`, so archiving and the release of an
+//! archived image run against a small loopback stub of the ECR JSON protocol that checks each
+//! request's `X-Amz-Target` and body (`archive_*` below).
+
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use bytes::Bytes;
+use serde_json::json;
+
+use aws_sdk_ecr::types::ImageIdentifier;
+use serde_json::Value;
+use shipgate::quarantine::{self, EcrImage, QuarantineSettings};
+
+use crate::common::moto::{hook_for, Moto, ACCOUNT, REGION};
+
+const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+fn shipgate(moto: &Moto, args: &[&str]) -> Output {
+    shipgate_at(&moto.endpoint, args)
+}
+
+fn shipgate_at(endpoint: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shipgate"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run shipgate")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn tags(client: &aws_sdk_ecr::Client, repo: &str, digest: &str) -> Vec<String> {
+    let out = client
+        .describe_images()
+        .repository_name(repo)
+        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{repo}@{digest} is gone: {e:?}"));
+    let mut tags = out.image_details()[0].image_tags().to_vec();
+    tags.sort();
+    tags
+}
+
+async fn add_tag(client: &aws_sdk_ecr::Client, repo: &str, digest: &str, tag: &str) {
+    let got = client
+        .batch_get_image()
+        .repository_name(repo)
+        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+        .send()
+        .await
+        .unwrap();
+    let manifest = got.images()[0].image_manifest().unwrap().to_string();
+    client
+        .put_image()
+        .repository_name(repo)
+        .image_manifest(manifest)
+        .image_tag(tag)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn list_and_release_restore_tags_and_remove_the_quarantine_tag() {
+    let moto = Moto::start();
+    let rt = runtime();
+    let client = rt.block_on(moto.client());
+    let repo = "team/app";
+    let digest = rt.block_on(async {
+        let digest = moto.put_image(repo, "v1", false).await;
+        add_tag(&client, repo, &digest, "latest").await;
+        digest
+    });
+    let image = EcrImage::parse(&format!("{HOST}/{repo}@{digest}")).unwrap();
+    let outcome = rt
+        .block_on(quarantine::quarantine(
+            &client,
+            &image,
+            QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        ))
+        .unwrap();
+    assert_eq!(outcome.removed_tags, ["latest", "v1"]);
+    let qtag = outcome.quarantine_tag.clone();
+    assert_eq!(
+        rt.block_on(tags(&client, repo, &digest)),
+        std::slice::from_ref(&qtag)
+    );
+    let reference = format!("{HOST}/{repo}@{digest}");
+    let repository = format!("{HOST}/{repo}");
+
+    // list: text and JSON.
+    let out = shipgate(&moto, &["quarantine", "list", &repository]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("{reference}  {qtag}")),
+        "{}",
+        stdout(&out)
+    );
+    let out = shipgate(&moto, &["quarantine", "list", &repository, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{"digest": digest, "quarantine_tags": [qtag], "other_tags": []}])
+    );
+
+    // Usage errors: no tag, a tag instead of a digest, a non-ECR image.
+    let out = shipgate(&moto, &["quarantine", "release", &reference]);
+    assert_eq!(code(&out), 2, "--tag is required");
+    for bad in [
+        format!("{HOST}/{repo}:v1"),
+        format!("ghcr.io/team/app@{digest}"),
+    ] {
+        let out = shipgate(&moto, &["quarantine", "release", &bad, "--tag", "v1"]);
+        assert_eq!(code(&out), 2, "{bad}: {}", stderr(&out));
+    }
+    let out = shipgate(
+        &moto,
+        &["quarantine", "release", &reference, "--tag", "quarantine-x"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+
+    // A tag that now belongs to another image is refused, and nothing changes.
+    rt.block_on(moto.put_image(repo, "taken", false));
+    let out = shipgate(
+        &moto,
+        &[
+            "quarantine",
+            "release",
+            &reference,
+            "--tag",
+            "v1",
+            "--tag",
+            "taken",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tag `taken` now points at"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        rt.block_on(tags(&client, repo, &digest)),
+        std::slice::from_ref(&qtag)
+    );
+
+    // The release: tags back, quarantine tag gone, the digest unchanged.
+    let out = shipgate(
+        &moto,
+        &[
+            "quarantine",
+            "release",
+            &reference,
+            "--tag",
+            "v1",
+            "--tag",
+            "latest",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("released {reference}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("tags restored: latest, v1"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains(&format!("quarantine tags removed: {qtag}")));
+    assert_eq!(rt.block_on(tags(&client, repo, &digest)), ["latest", "v1"]);
+
+    // Again: the image is not quarantined any more.
+    let out = shipgate(&moto, &["quarantine", "release", &reference, "--tag", "v1"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("is not quarantined"),
+        "{}",
+        stderr(&out)
+    );
+    let out = shipgate(&moto, &["quarantine", "list", &repository]);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).contains("no quarantined images"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn release_can_keep_the_quarantine_tag_and_missing_images_are_errors() {
+    let moto = Moto::start();
+    let rt = runtime();
+    let client = rt.block_on(moto.client());
+    let repo = "team/keep";
+    let digest = rt.block_on(moto.put_image(repo, "v1", false));
+    let image = EcrImage::parse(&format!("{HOST}/{repo}@{digest}")).unwrap();
+    let outcome = rt
+        .block_on(quarantine::quarantine(
+            &client,
+            &image,
+            QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        ))
+        .unwrap();
+    let reference = image.reference();
+    let out = shipgate(
+        &moto,
+        &[
+            "quarantine",
+            "release",
+            &reference,
+            "--tag",
+            "v1",
+            "--keep-quarantine-tag",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let released: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(released["restored_tags"], serde_json::json!(["v1"]));
+    assert_eq!(released["removed_quarantine_tags"], serde_json::json!([]));
+    assert_eq!(released["activating"], false);
+    let mut expected = vec![outcome.quarantine_tag, "v1".to_string()];
+    expected.sort();
+    assert_eq!(rt.block_on(tags(&client, repo, &digest)), expected);
+
+    // A digest that does not exist: exit 2 with ECR's answer.
+    let missing = format!("{HOST}/{repo}@sha256:{}", "0".repeat(64));
+    let out = shipgate(&moto, &["quarantine", "release", &missing, "--tag", "v1"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = shipgate(&moto, &["quarantine", "list", &format!("{HOST}/nope")]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("RepositoryNotFoundException"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// --- Archive, against a loopback stub of the ECR JSON protocol --------------------------------
+
+/// One image in the stub: its tags and storage status; every request is recorded.
+struct StubEcr {
+    tags: Vec<String>,
+    status: Mutex<String>,
+    /// What UpdateImageStorageClass answers for STANDARD (ECR activates archived images slowly).
+    restore_status: &'static str,
+    calls: Mutex<Vec<(String, Value)>>,
+}
+
+const STUB_DIGEST: &str = "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+
+async fn stub_ecr(stub: Arc<StubEcr>) -> String {
+    let state = stub.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let stub = state.clone();
+            async move {
+                let target = headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                stub.calls
+                    .lock()
+                    .unwrap()
+                    .push((target.clone(), request.clone()));
+                let ok = |v: Value| (StatusCode::OK, v.to_string());
+                let reply = match target.as_str() {
+                    "AmazonEC2ContainerRegistry_V20150921.DescribeImages" => {
+                        let status = stub.status.lock().unwrap().clone();
+                        ok(json!({"imageDetails": [{
+                            "registryId": ACCOUNT, "repositoryName": "team/app",
+                            "imageDigest": STUB_DIGEST, "imageTags": stub.tags,
+                            "imageStatus": status}]}))
+                    }
+                    "AmazonEC2ContainerRegistry_V20150921.UpdateImageStorageClass" => {
+                        let new = match request["targetStorageClass"].as_str() {
+                            Some("ARCHIVE") => "ARCHIVED",
+                            _ => stub.restore_status,
+                        };
+                        *stub.status.lock().unwrap() = new.to_string();
+                        ok(json!({"registryId": ACCOUNT, "repositoryName": "team/app",
+                                  "imageId": {"imageDigest": STUB_DIGEST}, "imageStatus": new}))
+                    }
+                    _ => (
+                        StatusCode::BAD_REQUEST,
+                        json!({"__type": "UnknownOperationException", "message": target})
+                            .to_string(),
+                    ),
+                };
+                (
+                    reply.0,
+                    [("content-type", "application/x-amz-json-1.1")],
+                    reply.1,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+async fn stub_client(url: &str) -> aws_sdk_ecr::Client {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION));
+    aws_sdk_ecr::Client::new(&(hook_for(url))(loader).load().await)
+}
+
+fn targets(stub: &StubEcr) -> Vec<String> {
+    stub.calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| {
+            t.trim_start_matches("AmazonEC2ContainerRegistry_V20150921.")
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_moves_a_quarantined_image_once_and_release_restores_it_first() {
+    let stub = Arc::new(StubEcr {
+        tags: vec!["quarantine-20260101T000000Z".into()],
+        status: Mutex::new("ACTIVE".into()),
+        restore_status: "ACTIVATING",
+        calls: Mutex::new(Vec::new()),
+    });
+    let url = stub_ecr(stub.clone()).await;
+    let client = stub_client(&url).await;
+    let image = EcrImage::parse(&format!("{HOST}/team/app@{STUB_DIGEST}")).unwrap();
+    let archive = QuarantineSettings {
+        dry_run: false,
+        archive: true,
+    };
+
+    let outcome = quarantine::quarantine(&client, &image, archive, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(
+        outcome.already_quarantined && outcome.archived,
+        "{outcome:?}"
+    );
+    assert_eq!(
+        outcome.actions,
+        ["moved the image to the ARCHIVE storage class"]
+    );
+    assert_eq!(
+        targets(&stub),
+        ["DescribeImages", "UpdateImageStorageClass"]
+    );
+    assert_eq!(
+        stub.calls.lock().unwrap()[1].1,
+        json!({"registryId": ACCOUNT, "repositoryName": "team/app",
+               "imageId": {"imageDigest": STUB_DIGEST}, "targetStorageClass": "ARCHIVE"})
+    );
+
+    // Already archived: nothing more.
+    stub.calls.lock().unwrap().clear();
+    let again = quarantine::quarantine(&client, &image, archive, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(!again.archived);
+    assert_eq!(again.actions, ["nothing to do: already quarantined"]);
+    assert_eq!(targets(&stub), ["DescribeImages"]);
+
+    // Release of an archived image: restore to STANDARD first; while ECR activates it, no tag
+    // changes and the command says to run it again (exit 1).
+    stub.calls.lock().unwrap().clear();
+    let reference = image.reference();
+    let out = tokio::task::spawn_blocking(move || {
+        shipgate_at(&url, &["quarantine", "release", &reference, "--tag", "v1"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("restoring from ARCHIVE to STANDARD"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        targets(&stub),
+        ["DescribeImages", "UpdateImageStorageClass"]
+    );
+    assert_eq!(
+        stub.calls.lock().unwrap()[1].1["targetStorageClass"],
+        "STANDARD"
+    );
+    let released = quarantine::release(&client, &image, &["v1".into()], false)
+        .await
+        .unwrap();
+    assert!(released.activating, "still ACTIVATING: {released:?}");
+    assert!(released.restored_tags.is_empty());
+}
