@@ -12,7 +12,7 @@ USER nonroot:nonroot
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/shipgate"]
 # Listening beyond loopback needs caller authentication: mount a configuration with an `auth`
-# section (OIDC issuers and/or static token hashes; see docs/auth.md) at this path, e.g.
+# section (OIDC issuers and/or static token hashes; see README.md, "Caller authentication") at this path, e.g.
 #   docker run -v $PWD/config.yaml:/etc/shipgate/config.yaml:ro -p 8080:8080 shipgate
 # Without it, or with one that has no `auth`, the service refuses to start (exit 2).
 CMD ["serve", "--listen", "0.0.0.0:8080", "--policies", "/etc/shipgate/policies", "--config", "/etc/shipgate/config.yaml"]

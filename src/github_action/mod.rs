@@ -7,7 +7,7 @@
 //! `$GITHUB_OUTPUT` (`decision`, `digest`, `decision-json`) and a Markdown table in
 //! `$GITHUB_STEP_SUMMARY`. Exit 0 pass, 1 fail (0 with `--fail-on never`), 2 usage.
 //!
-//! Output shapes (documented in docs/github-action.md):
+//! Output shapes (documented in README.md, "GitHub Actions"):
 //! - `decision`: `pass` when every image passes, else `fail`.
 //! - `digest`: the digests in image order, one per line (an empty line for an image whose
 //!   digest could not be resolved); for one image simply its digest.

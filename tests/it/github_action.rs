@@ -857,3 +857,112 @@ fn remote_unreachable_gate_is_a_fail_not_a_pass() {
     );
     assert_token_only_masked(&step);
 }
+
+// ------------------------------------------ end to end: the step and the real service
+
+/// The whole remote path with nothing stubbed but GitHub's token endpoint: the step gets a real
+/// RS256 JWT (minted by a test OIDC issuer whose discovery and JWKS are on loopback) and calls
+/// the real `shipgate serve` process, which verifies it against its `auth.oidc` rules and then
+/// decides the image on the real registry. A token of another repository owner is refused with
+/// 403 and the step fails closed quoting the service.
+#[test]
+fn end_to_end_with_the_real_service_and_oidc_auth() {
+    use shipgate_test_support::oidc::TestIssuer;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let f = Fixture::new();
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let port = crate::common::registry::free_port();
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\npolicies: [{}]\ninsecureRegistries: [\"{}\"]\nauth:\n  oidc:\n    - issuer: {}\n      audience: {AUDIENCE}\n      claims: {{repository_owner: acme, ref: refs/heads/main}}\n",
+            f.policy_path().display(),
+            f.reg.host,
+            issuer.url()
+        ),
+    )
+    .unwrap();
+    let mut service = Command::new(env!("CARGO_BIN_EXE_shipgate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start shipgate serve");
+    let gate_url = format!("http://127.0.0.1:{port}");
+    let http = crate::common::oci::agent();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{gate_url}/healthz")).call().is_err() {
+        assert!(Instant::now() < deadline, "serve did not come up");
+        assert!(service.try_wait().unwrap().is_none(), "serve exited early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = |repository: &str| {
+        let jwt = issuer.token(&issuer.github_claims(AUDIENCE, repository));
+        let issued = jwt.clone();
+        let tokens = Router::new().route(
+            "/_apis/idtoken",
+            axum::routing::get(move || {
+                let jwt = issued.clone();
+                async move { Json(json!({ "value": jwt })) }
+            }),
+        );
+        let token_url = format!("{}/_apis/idtoken?api-version=2.0", serve(&rt, tokens));
+        let args = vec![
+            "github-action".to_string(),
+            "--image".into(),
+            f.image("signed"),
+            "--gate-url".into(),
+            gate_url.clone(),
+            "--audience".into(),
+            AUDIENCE.into(),
+        ];
+        let step = run_step(
+            &args,
+            &[
+                ("ACTIONS_ID_TOKEN_REQUEST_URL", &token_url),
+                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
+            ],
+        );
+        for (what, text) in [
+            ("stderr", &step.stderr),
+            ("output", &step.output),
+            ("summary", &step.summary),
+        ] {
+            assert!(!text.contains(&jwt), "token in {what}:\n{}", show(&step));
+        }
+        step
+    };
+
+    let accepted = run("acme/app");
+    let refused = run("evil/app");
+    let _ = service.kill();
+    let _ = service.wait();
+
+    assert_eq!(accepted.code, 0, "{}", show(&accepted));
+    assert_eq!(accepted.output("decision"), "pass");
+    assert_eq!(accepted.output("digest"), f.signed.to_string());
+    assert_eq!(issuer.jwks_fetches(), 1, "keys fetched once and cached");
+
+    assert_eq!(refused.code, 1, "{}", show(&refused));
+    assert_eq!(refused.output("decision"), "fail");
+    let reason = refused.decisions()[0]["checks"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("403") && reason.contains("repository_owner"),
+        "{reason}\n{}",
+        show(&refused)
+    );
+}
