@@ -8,9 +8,34 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use shipgate_lambda::Lambda;
 
+/// What the Lambda service sets and `lambda_runtime` reads (it panics on a missing one).
+const RUNTIME_ENV: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
 #[tokio::main]
 async fn main() -> ExitCode {
     shipgate::cli::init_tracing("info");
+    let missing: Vec<&str> = RUNTIME_ENV
+        .into_iter()
+        .filter(|v| std::env::var_os(v).is_none())
+        .collect();
+    let memory_ok =
+        std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").map_or(true, |m| m.parse::<i32>().is_ok());
+    if !missing.is_empty() || !memory_ok {
+        eprintln!(
+            "shipgate-lambda: not running inside AWS Lambda ({}); deploy it as a function (see README, \"CodePipeline\"), or use `shipgate check` locally",
+            if missing.is_empty() {
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not a number".to_string()
+            } else {
+                format!("{} unset", missing.join(", "))
+            }
+        );
+        return ExitCode::from(2);
+    }
     let lambda = match Lambda::from_env().await {
         Ok(l) => l,
         Err(e) => {

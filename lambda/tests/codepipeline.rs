@@ -485,3 +485,23 @@ async fn binary_pending_scan_continues_then_gives_up_after_the_bound() {
 /// Edge cases through `codepipeline::handle_until` directly.
 #[path = "codepipeline/handler.rs"]
 mod handler;
+
+/// Started outside Lambda (no Runtime API environment) the binary says so and exits 2, where
+/// `lambda_runtime` alone would panic on the first missing variable.
+#[test]
+fn outside_lambda_the_binary_exits_2_with_a_reason_not_a_panic() {
+    let policies = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipgate-lambda"))
+        .env_clear()
+        .env("SHIPGATE_POLICIES", policies.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not running inside AWS Lambda")
+            && stderr.contains("AWS_LAMBDA_RUNTIME_API"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
