@@ -138,6 +138,26 @@ impl Decision {
         self.decision == Verdict::Pass
     }
 
+    /// The checks that deny this image: failing or erroring checks of enforced policies, and
+    /// of no policy (audited policies' failures are reported, not counted).
+    pub fn counting_denials(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| {
+            c.denies()
+                && c.policy
+                    .as_deref()
+                    .is_none_or(|name| self.policy_mode(name) == Mode::Enforce)
+        })
+    }
+
+    /// The mode of the applied policy `name` (`enforce` for a name not among them: a check
+    /// that cannot be placed counts).
+    pub fn policy_mode(&self, name: &str) -> Mode {
+        self.policies
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(Mode::Enforce, |p| p.mode)
+    }
+
     /// True when the image fails only because an ECR scan has not finished: every denying
     /// check that counts is a `vulnerabilities` check whose evidence says `scan_pending`.
     /// Callers that can ask again later (a CodePipeline continuation, the scan-complete event
@@ -146,17 +166,8 @@ impl Decision {
         if self.passed() {
             return false;
         }
-        let enforced = |c: &Check| match &c.policy {
-            Some(name) => self
-                .policies
-                .iter()
-                .find(|p| &p.name == name)
-                .is_none_or(|p| p.mode == Mode::Enforce),
-            None => true,
-        };
-        let mut denying = self.checks.iter().filter(|c| c.denies() && enforced(c));
         let mut any = false;
-        let all_pending = denying.all(|c| {
+        let all_pending = self.counting_denials().all(|c| {
             any = true;
             c.check == "vulnerabilities" && c.evidence["scan_pending"] == serde_json::json!(true)
         });

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod github_action;
+pub mod net;
 pub mod quarantine;
 pub mod server;
 pub mod verify_bundle;

@@ -131,6 +131,17 @@ impl fmt::Display for ImageRef {
     }
 }
 
+/// The tag grammar of the distribution spec: 1 to 128 of `[A-Za-z0-9_.-]`, not starting with
+/// `.` or `-`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 128
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !tag.starts_with(['.', '-'])
+}
+
 impl FromStr for ImageRef {
     type Err = ReferenceError;
 
@@ -158,13 +169,7 @@ impl FromStr for ImageRef {
             None => (rest, None),
         };
         if let Some(tag) = tag {
-            let ok = !tag.is_empty()
-                && tag.len() <= 128
-                && tag
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-                && !tag.starts_with(['.', '-']);
-            if !ok {
+            if !is_valid_tag(tag) {
                 return Err(invalid("the tag may hold only [A-Za-z0-9_.-], at most 128"));
             }
         }

@@ -15,6 +15,7 @@ pub mod ecr_events;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use shipgate::decision::Decision;
 use shipgate::gate::Gate;
 
 /// Switches read from the environment at cold start.
@@ -106,6 +107,43 @@ impl Lambda {
     }
 }
 
+/// Why `d` fails, one `policy/check: reason` per check that counts
+/// ([`Decision::counting_denials`]).
+pub(crate) fn denial_reasons(d: &Decision) -> Vec<String> {
+    d.counting_denials()
+        .map(|c| match &c.policy {
+            Some(p) => format!("{p}/{}: {}", c.check, c.reason),
+            None => format!("{}: {}", c.check, c.reason),
+        })
+        .collect()
+}
+
+/// An AWS SDK error as (the service's error code, a sentence): the code and message when the
+/// service answered, else the SDK's description. Never the request's signature or credentials.
+/// One function for every client: the SDK crates share their error types.
+pub(crate) fn sdk_error_text<E, R>(
+    e: &aws_sdk_codepipeline::error::SdkError<E, R>,
+) -> (Option<String>, String)
+where
+    E: aws_sdk_codepipeline::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(s) => (
+            s.code().map(str::to_string),
+            format!(
+                "{}: {}",
+                s.code().unwrap_or("error"),
+                s.message().unwrap_or("no message")
+            ),
+        ),
+        None => (
+            None,
+            aws_sdk_codepipeline::error::DisplayErrorContext(e).to_string(),
+        ),
+    }
+}
+
 /// An event that could not be handled; the runtime reports it as a function error.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -115,4 +153,42 @@ pub enum HandlerError {
     Malformed(String),
     #[error("{0}")]
     Aws(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use shipgate::decision::{Check, CheckResult, Decision, PolicyRef};
+    use shipgate::policy::Mode;
+
+    #[test]
+    fn denial_reasons_are_the_checks_that_make_the_image_fail() {
+        let policy = |name: &str, mode| PolicyRef {
+            name: name.into(),
+            sha256: "sha256:00".into(),
+            mode,
+        };
+        let check = |name: &str, policy: Option<&str>, result| {
+            Check::new(name, policy, result, format!("{name} says so"))
+        };
+        let d = Decision::conclude(
+            "host.example/app:v1".into(),
+            None,
+            vec![policy("prod", Mode::Enforce), policy("trial", Mode::Audit)],
+            vec![
+                check("signature", Some("prod"), CheckResult::Fail),
+                check("provenance", Some("prod"), CheckResult::Pass),
+                check("vulnerabilities", Some("trial"), CheckResult::Fail),
+                check("resolve", None, CheckResult::Error),
+            ],
+            std::time::Instant::now(),
+        );
+        assert_eq!(
+            super::denial_reasons(&d),
+            [
+                "prod/signature: signature says so",
+                "resolve: resolve says so"
+            ],
+            "an audited policy's failure is reported elsewhere, never as a reason"
+        );
+    }
 }

@@ -186,68 +186,40 @@ fn verifying_key(jwk: &Jwk) -> Result<(String, VerifyingKey), &'static str> {
 
 /// A GET with the client's timeout, refusing non-2xx answers and bodies over `max` bytes.
 async fn get_bounded(http: &reqwest::Client, url: &str, max: usize) -> Result<Vec<u8>, String> {
-    let mut response = http
+    let response = http
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{url}: {}", crate::net::error_text(&e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!("{url}: HTTP {status}"));
     }
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Err(format!("{url}: response is larger than {max} bytes"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?
-    {
-        if body.len() + chunk.len() > max {
-            return Err(format!("{url}: response is larger than {max} bytes"));
+    match crate::net::read_body(response, max).await {
+        Ok(body) => Ok(body.to_vec()),
+        Err(crate::net::BodyError::TooLarge) => {
+            Err(format!("{url}: response is larger than {max} bytes"))
         }
-        body.extend_from_slice(&chunk);
+        Err(crate::net::BodyError::Transport(e)) => {
+            Err(format!("{url}: {}", crate::net::error_text(&e)))
+        }
     }
-    Ok(body)
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Issuer and JWKS URLs: `https://`, or plain `http://` to a loopback host (tests, sidecars).
 pub fn check_url(text: &str) -> Result<Url, String> {
+    use crate::net::InsecureUrl;
     let url = Url::parse(text)
         .map_err(|e| format!("`{}` is not a URL: {e}", super::claims::shorten(text)))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("`{url}` must not carry credentials"));
-    }
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if is_loopback_host(&url) => Ok(url),
-        "http" => Err(format!(
+    crate::net::require_https_or_loopback(&url).map_err(|why| match why {
+        InsecureUrl::Credentials => format!("`{url}` must not carry credentials"),
+        InsecureUrl::PlainHttp => format!(
             "`{url}` is plain http: only https issuers are accepted (http only on 127.0.0.1, [::1] or localhost)"
-        )),
-        _ => Err(format!("`{url}` is not an https URL")),
-    }
-}
-
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+        ),
+        InsecureUrl::NotHttp => format!("`{url}` is not an https URL"),
+    })?;
+    Ok(url)
 }
 
 #[cfg(test)]

@@ -12,8 +12,6 @@ mod tokens;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
@@ -195,12 +193,7 @@ impl Authenticator {
                 .into_iter()
                 .map(|(issuer, entries)| {
                     let keys = KeyCache::new(issuer.clone(), http.clone(), settings.jwks_cooldown);
-                    let value = Arc::new(Issuer {
-                        issuer: issuer.clone(),
-                        entries,
-                        keys,
-                    });
-                    (issuer, value)
+                    (issuer, Issuer { entries, keys })
                 })
                 .collect::<HashMap<_, _>>();
             Some(OidcVerifier {
@@ -282,14 +275,7 @@ impl Authenticator {
 }
 
 /// Whether an unauthenticated server may listen here: loopback addresses only.
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
-}
+pub use crate::net::is_loopback;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -25,13 +24,13 @@ pub struct OidcEntry {
 
 /// Every entry of one issuer, sharing that issuer's key cache.
 pub struct Issuer {
-    pub issuer: String,
     pub entries: Vec<OidcEntry>,
     pub keys: KeyCache,
 }
 
 pub struct OidcVerifier {
-    pub issuers: HashMap<String, Arc<Issuer>>,
+    /// By issuer URL, exactly as in the tokens' `iss`.
+    pub issuers: HashMap<String, Issuer>,
     pub leeway_seconds: u64,
 }
 
@@ -75,7 +74,7 @@ impl OidcVerifier {
             return Err(unauthenticated("the JWT has no `iss` claim".into(), None));
         };
         let claimed = Some(shorten(iss));
-        let Some(issuer) = self.issuers.get(iss) else {
+        let Some((configured, issuer)) = self.issuers.get_key_value(iss) else {
             return Err(unauthenticated(
                 format!(
                     "the JWT's issuer `{}` is not one this service trusts",
@@ -129,14 +128,22 @@ impl OidcVerifier {
         validation.validate_nbf = true;
         validation.validate_aud = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[issuer.issuer.as_str()]);
+        validation.set_issuer(&[configured]);
         validation.set_audience(&audiences);
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|e| unauthenticated(explain(e.kind(), kid, iss, &audiences), claimed.clone()))?
             .claims;
-        if let Some(iat) = claims.get("iat").and_then(Value::as_u64) {
+        // `jsonwebtoken` does not look at `iat`: a present one must be a NumericDate (a number,
+        // as `exp` and `nbf`), or a string `iat` would skip this check.
+        if let Some(iat) = claims.get("iat") {
+            let Some(iat) = iat.as_f64() else {
+                return Err(unauthenticated(
+                    "the JWT's `iat` claim is malformed".into(),
+                    claimed,
+                ));
+            };
             let now = jsonwebtoken::get_current_timestamp();
-            if iat > now.saturating_add(self.leeway_seconds) {
+            if iat > now.saturating_add(self.leeway_seconds) as f64 {
                 return Err(unauthenticated(
                     "the JWT's `iat` is in the future; check the issuer's clock".into(),
                     claimed,
@@ -157,7 +164,7 @@ impl OidcVerifier {
             match entry.rules.check(&claims) {
                 Ok(()) => {
                     return Ok(Caller::Oidc {
-                        issuer: issuer.issuer.clone(),
+                        issuer: configured.clone(),
                         subject,
                     })
                 }
@@ -178,7 +185,7 @@ impl OidcVerifier {
                 failures.join("; or ")
             ),
             caller: Caller::Oidc {
-                issuer: issuer.issuer.clone(),
+                issuer: configured.clone(),
                 subject,
             }
             .to_string(),

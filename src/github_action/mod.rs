@@ -33,8 +33,6 @@ use crate::reference::ImageRef;
 use remote::{GateService, TokenEndpoint};
 use runner_env::{append, outputs_block, random_delimiter, RunnerFiles};
 
-pub use runner_env::{escape_data, escape_property, output_entry};
-
 /// More images than this in one step is a mistake in the workflow, not a deployment.
 const MAX_IMAGES: usize = 32;
 /// GitHub keeps at most 1 MiB of outputs per job; larger decisions lose their evidence first.
@@ -387,5 +385,20 @@ mod tests {
         assert_eq!(v[1]["image"], "reg.test/b:v1");
         assert_eq!(v[1]["checks"][0]["reason"], "r");
         assert!(v[1]["checks"][0].get("evidence").is_none());
+    }
+
+    #[test]
+    fn decision_json_keeps_only_verdicts_when_the_reasons_are_too_large() {
+        let reason = "y".repeat(MAX_DECISION_JSON_BYTES / 2);
+        let outcomes: Vec<ImageOutcome> = ["reg.test/a:v1", "reg.test/b:v1"]
+            .iter()
+            .map(|image| ImageOutcome::not_decided(image, reason.clone()))
+            .collect();
+        let json = decision_json(&outcomes);
+        assert!(json.len() <= MAX_DECISION_JSON_BYTES);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v[1]["image"], "reg.test/b:v1");
+        assert_eq!(v[1]["decision"], "fail");
+        assert!(v[1].get("checks").is_none(), "{json}");
     }
 }

@@ -32,6 +32,8 @@ pub enum SetupError {
     },
     #[error("{what} `{url}` must be https:// (plain http is allowed only to a loopback address): a bearer token is never sent in clear")]
     NotHttps { what: &'static str, url: String },
+    #[error("{what} must not carry credentials (user:password@): the bearer token authenticates")]
+    Credentials { what: &'static str },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -119,17 +121,12 @@ impl GateService {
     ) -> Result<String, RemoteError> {
         let mut url = endpoint.url.clone();
         url.query_pairs_mut().append_pair("audience", audience);
-        let response = self
+        let request = self
             .http
             .get(url)
             .bearer_auth(&endpoint.request_token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(TOKEN_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| RemoteError::Token(transport_error(&e)))?;
-        let status = response.status();
-        let body = read_bounded(response, MAX_TOKEN_RESPONSE_BYTES)
+            .header(reqwest::header::ACCEPT, "application/json");
+        let (status, body) = send_bounded(request, TOKEN_TIMEOUT, MAX_TOKEN_RESPONSE_BYTES)
             .await
             .map_err(RemoteError::Token)?;
         if !status.is_success() {
@@ -166,17 +163,12 @@ impl GateService {
 
     /// Asks the service for the decision on `image`.
     pub async fn decide(&self, image: &str, token: &str) -> Result<Decision, RemoteError> {
-        let response = self
+        let request = self
             .http
             .post(self.decisions.clone())
             .bearer_auth(token)
-            .json(&serde_json::json!({ "image": image }))
-            .timeout(DECISION_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| RemoteError::Unreachable(transport_error(&e)))?;
-        let status = response.status();
-        let body = read_bounded(response, MAX_DECISION_RESPONSE_BYTES)
+            .json(&serde_json::json!({ "image": image }));
+        let (status, body) = send_bounded(request, DECISION_TIMEOUT, MAX_DECISION_RESPONSE_BYTES)
             .await
             .map_err(RemoteError::Unreachable)?;
         if status != reqwest::StatusCode::OK {
@@ -204,32 +196,37 @@ fn secure_url(what: &'static str, raw: &str) -> Result<Url, SetupError> {
         url: raw.to_string(),
         source,
     })?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(SetupError::NotHttps {
+    // A password in the URL would be quoted in every reason, output and summary.
+    match crate::net::require_https_or_loopback(&url) {
+        Ok(()) => Ok(url),
+        Err(crate::net::InsecureUrl::Credentials) => Err(SetupError::Credentials { what }),
+        Err(_) => Err(SetupError::NotHttps {
             what,
             url: raw.to_string(),
         }),
     }
 }
 
-/// Reads at most `max` bytes of the body; a longer one is an error, not a truncation.
-async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
-        if body.len() + chunk.len() > max {
-            return Err(format!("the response is larger than {max} bytes"));
+/// Sends `request` within `timeout` and reads the status and at most `max` bytes of the body;
+/// a longer body is an error, not a truncation.
+async fn send_bounded(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    max: usize,
+) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+    let response = request
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| transport_error(&e))?;
+    let status = response.status();
+    match crate::net::read_body(response, max).await {
+        Ok(body) => Ok((status, body.to_vec())),
+        Err(crate::net::BodyError::TooLarge) => {
+            Err(format!("the response is larger than {max} bytes"))
         }
-        body.extend_from_slice(&chunk);
+        Err(crate::net::BodyError::Transport(e)) => Err(transport_error(&e)),
     }
-    Ok(body)
 }
 
 /// The `error` of shipgate's `{"error": "…"}` shape, else the body's text; one bounded line.
@@ -264,16 +261,11 @@ fn one_line(s: &str, max_chars: usize) -> String {
 
 /// reqwest's error with its causes ("error sending request: … connection refused").
 fn transport_error(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_string()
+    let text = if e.is_timeout() {
+        format!("timed out: {}", crate::net::error_text(e))
     } else {
-        e.to_string()
+        crate::net::error_text(e)
     };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
     one_line(&text, MAX_ERROR_TEXT_CHARS)
 }
 
@@ -309,6 +301,105 @@ mod tests {
             secure_url("--gate-url", "gate.example.com"),
             Err(SetupError::BadUrl { .. })
         ));
+        for with_credentials in [
+            "https://user:s3cret@gate.example.com",
+            "https://user@gate.example.com",
+            "http://user:s3cret@127.0.0.1:8080",
+        ] {
+            let e = secure_url("--gate-url", with_credentials).unwrap_err();
+            assert!(
+                matches!(e, SetupError::Credentials { .. }),
+                "{with_credentials}"
+            );
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+    }
+
+    /// A loopback service answering every path with what `answer` says for it.
+    async fn stub(answer: fn(&str) -> axum::response::Response) -> String {
+        let app = axum::Router::new()
+            .fallback(move |uri: axum::http::Uri| async move { answer(uri.path()) });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn only_a_decision_about_the_asked_image_is_a_decision() {
+        use axum::response::IntoResponse;
+        let base = stub(|path| {
+            let about = |image: &str| {
+                let d = Decision::conclude(
+                    image.into(),
+                    None,
+                    Vec::new(),
+                    Vec::new(),
+                    std::time::Instant::now(),
+                );
+                axum::Json(d).into_response()
+            };
+            match path {
+                "/same/v1/decisions" => about("reg.test/app:v1"),
+                "/other/v1/decisions" => about("reg.test/other:v1"),
+                "/garbage/v1/decisions" => "{\"decision\":\"pass\"}".into_response(),
+                "/redirect/v1/decisions" => {
+                    axum::response::Redirect::temporary("/same/v1/decisions").into_response()
+                }
+                "/huge/v1/decisions" => "x".repeat(MAX_DECISION_RESPONSE_BYTES + 1).into_response(),
+                _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+            }
+        })
+        .await;
+        let decide = |prefix: &str| {
+            let service = GateService::new(&format!("{base}/{prefix}")).unwrap();
+            async move { service.decide("reg.test/app:v1", "a.b.c").await }
+        };
+        assert_eq!(decide("same").await.unwrap().image, "reg.test/app:v1");
+        let e = decide("other").await.unwrap_err();
+        assert!(
+            matches!(&e, RemoteError::Malformed(m) if m.contains("reg.test/other:v1")),
+            "{e}"
+        );
+        let e = decide("garbage").await.unwrap_err();
+        assert!(matches!(e, RemoteError::Malformed(_)), "{e}");
+        // A redirect is not followed (it could carry the bearer token elsewhere).
+        let e = decide("redirect").await.unwrap_err();
+        assert!(matches!(e, RemoteError::Refused { status: 307, .. }), "{e}");
+        let e = decide("huge").await.unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        let e = decide("missing").await.unwrap_err();
+        assert!(matches!(e, RemoteError::Refused { status: 404, .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_token_answer_without_a_jwt_is_refused_unquoted() {
+        use axum::response::IntoResponse;
+        let base = stub(|path| match path {
+            "/jwt" => axum::Json(serde_json::json!({"value": "aaa.bbb.ccc"})).into_response(),
+            "/spaces" => {
+                axum::Json(serde_json::json!({"value": "aaa.b b.c%0A::x"})).into_response()
+            }
+            "/empty" => axum::Json(serde_json::json!({"value": ""})).into_response(),
+            "/none" => axum::Json(serde_json::json!({"count": 1})).into_response(),
+            _ => "not json".into_response(),
+        })
+        .await;
+        let service = GateService::new("http://127.0.0.1:9").unwrap();
+        let token = |path: &str| {
+            let endpoint = TokenEndpoint {
+                url: Url::parse(&format!("{base}{path}?api-version=2.0")).unwrap(),
+                request_token: "r".into(),
+            };
+            let service = &service;
+            async move { service.oidc_token(&endpoint, "aud").await }
+        };
+        assert_eq!(token("/jwt").await.unwrap(), "aaa.bbb.ccc");
+        for path in ["/spaces", "/empty", "/none", "/text"] {
+            let e = token(path).await.unwrap_err();
+            assert!(matches!(e, RemoteError::Token(_)), "{path}: {e}");
+            assert!(!e.to_string().contains("::x"), "{path}: {e}");
+        }
     }
 
     #[test]

@@ -97,7 +97,7 @@ fn image_section(out: &mut String, o: &ImageOutcome) {
     out.push_str("| check | policy | result | reason |\n|---|---|---|---|\n");
     for c in d.checks.iter().take(MAX_ROWS_PER_IMAGE) {
         let policy = match &c.policy {
-            Some(name) if mode_of(d, name) == Mode::Audit => format!("{} (audit)", code(name)),
+            Some(name) if d.policy_mode(name) == Mode::Audit => format!("{} (audit)", code(name)),
             Some(name) => code(name),
             None => "—".into(),
         };
@@ -222,7 +222,7 @@ pub fn annotations(outcomes: &[ImageOutcome]) -> Vec<String> {
         let mut counted = false;
         for c in d.checks.iter().filter(|c| c.denies()) {
             let level = match &c.policy {
-                Some(name) if mode_of(d, name) == Mode::Audit => Level::Warning,
+                Some(name) if d.policy_mode(name) == Mode::Audit => Level::Warning,
                 _ => Level::Error,
             };
             counted |= level == Level::Error;
@@ -262,13 +262,6 @@ pub fn annotations(outcomes: &[ImageOutcome]) -> Vec<String> {
         }
     }
     lines
-}
-
-fn mode_of(d: &Decision, policy: &str) -> Mode {
-    d.policies
-        .iter()
-        .find(|p| p.name == policy)
-        .map_or(Mode::Enforce, |p| p.mode)
 }
 
 fn mode_text(mode: Mode) -> &'static str {
@@ -406,6 +399,18 @@ mod tests {
         let long = "x".repeat(MAX_CELL_CHARS + 10);
         assert_eq!(cell(&long).chars().count(), MAX_CELL_CHARS + 1);
         assert!(cell(&long).ends_with('…'));
+    }
+
+    #[test]
+    fn summaries_over_the_bound_are_cut_on_a_char_boundary() {
+        let short = "## shipgate: ✅ pass\n".to_string();
+        assert_eq!(bounded(short.clone()), short);
+        // Two-byte characters, so the bound falls inside one.
+        let long = format!("a{}z", "é".repeat(MAX_SUMMARY_BYTES / 2 + 1));
+        let cut = bounded(long);
+        assert!(cut.len() < MAX_SUMMARY_BYTES + 100, "{}", cut.len());
+        assert!(cut.ends_with("summary truncated; see the `decision-json` output.\n"));
+        assert!(!cut.contains('z'));
     }
 
     #[test]

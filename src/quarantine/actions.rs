@@ -24,7 +24,7 @@ pub async fn quarantine(
     let state = describe(client, image).await?;
     let existing = state.tags.iter().find(|t| is_quarantine_tag(t)).cloned();
     let already_quarantined = existing.is_some();
-    let tag = existing.unwrap_or_else(|| quarantine_tag(now));
+    let tag = existing.unwrap_or_else(|| quarantine_tag(now, &image.digest));
     let mut to_remove: Vec<String> = state
         .tags
         .iter()

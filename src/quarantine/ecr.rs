@@ -9,7 +9,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecr::types::{ImageIdentifier, ImageStatus, ListImagesFilter, TagStatus};
+use aws_sdk_ecr::types::{
+    ImageFailureCode, ImageIdentifier, ImageStatus, ListImagesFilter, TagStatus,
+};
 use aws_sdk_ecr::Client;
 
 use super::{is_quarantine_tag, EcrImage, QuarantineError, QuarantinedImage};
@@ -51,20 +53,25 @@ impl CallFailure {
     }
 }
 
-/// Runs one SDK call within `CALL_TIMEOUT`. Error texts carry the service's code and message,
-/// never the request's signature or credentials.
+/// What a call is about, for its error texts: `REPOSITORY@DIGEST (registry ACCOUNT, REGION)`.
+fn about(image: &EcrImage) -> String {
+    format!(
+        "{}@{} (registry {}, {})",
+        image.repository, image.digest, image.registry_id, image.region
+    )
+}
+
+/// Runs one SDK call within `CALL_TIMEOUT`. Error texts name `about` and carry the service's
+/// code and message, never the request's signature or credentials.
 async fn call<T, E>(
     op: &str,
-    image: &EcrImage,
+    about: &str,
     fut: impl Future<Output = Result<T, SdkError<E, aws_sdk_ecr::config::http::HttpResponse>>>,
 ) -> Result<T, CallFailure>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let where_ = format!(
-        "ECR {op} for {}@{} (registry {}, {})",
-        image.repository, image.digest, image.registry_id, image.region
-    );
+    let where_ = format!("ECR {op} for {about}");
     match tokio::time::timeout(CALL_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
@@ -107,7 +114,7 @@ pub(super) async fn describe(
 ) -> Result<ImageState, QuarantineError> {
     let out = call(
         "DescribeImages",
-        image,
+        &about(image),
         client
             .describe_images()
             .registry_id(&image.registry_id)
@@ -149,7 +156,7 @@ pub(super) async fn put_tag(
 ) -> Result<(), QuarantineError> {
     let got = call(
         "BatchGetImage",
-        image,
+        &about(image),
         client
             .batch_get_image()
             .registry_id(&image.registry_id)
@@ -172,17 +179,32 @@ pub(super) async fn put_tag(
         let why = got
             .failures()
             .iter()
-            .filter_map(|f| f.failure_reason())
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f.failure_code().map_or("no code", |c| c.as_str()),
+                    f.failure_reason().unwrap_or("no reason given")
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(QuarantineError::NotFound(format!(
-            "ECR returned no manifest for {}: {why}",
-            image.reference()
-        )));
+        let text = format!("ECR returned no manifest for {}: {why}", image.reference());
+        // Only a missing image is final; anything else (a KMS or upstream error, no answer at
+        // all) must not end the quarantine as "image gone": it is retried.
+        let gone = !got.failures().is_empty()
+            && got
+                .failures()
+                .iter()
+                .all(|f| f.failure_code() == Some(&ImageFailureCode::ImageNotFound));
+        return Err(if gone {
+            QuarantineError::NotFound(text)
+        } else {
+            QuarantineError::Aws(text)
+        });
     };
     let put = call(
         "PutImage",
-        image,
+        &about(image),
         client
             .put_image()
             .registry_id(&image.registry_id)
@@ -230,7 +252,7 @@ pub(super) async fn delete_tags(
             .collect();
         let out = call(
             "BatchDeleteImage",
-            image,
+            &about(image),
             client
                 .batch_delete_image()
                 .registry_id(&image.registry_id)
@@ -276,7 +298,7 @@ pub(super) async fn set_storage_class(
 ) -> Result<Option<ImageStatus>, QuarantineError> {
     let out = call(
         "UpdateImageStorageClass",
-        image,
+        &about(image),
         client
             .update_image_storage_class()
             .registry_id(&image.registry_id)
@@ -298,7 +320,7 @@ pub(super) async fn tag_owner(
 ) -> Result<Option<String>, QuarantineError> {
     let out = call(
         "DescribeImages",
-        image,
+        &about(image),
         client
             .describe_images()
             .registry_id(&image.registry_id)
@@ -325,13 +347,7 @@ pub async fn list(
     region: &str,
     repository: &str,
 ) -> Result<Vec<QuarantinedImage>, QuarantineError> {
-    // Only for error texts: the calls name no digest.
-    let context = EcrImage {
-        registry_id: registry_id.to_string(),
-        region: region.to_string(),
-        repository: repository.to_string(),
-        digest: crate::reference::Digest::of(b""),
-    };
+    let about = format!("{repository} (registry {registry_id}, {region})");
     let mut tags_by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut next: Option<String> = None;
     for page in 0.. {
@@ -343,7 +359,7 @@ pub async fn list(
         }
         let out = call(
             "ListImages",
-            &context,
+            &about,
             client
                 .list_images()
                 .registry_id(registry_id)
@@ -397,7 +413,7 @@ pub async fn scans_on_push(client: &Client, image: &EcrImage) -> Result<bool, Qu
     use aws_sdk_ecr::types::ScanFrequency;
     let out = call(
         "BatchGetRepositoryScanningConfiguration",
-        image,
+        &about(image),
         client
             .batch_get_repository_scanning_configuration()
             .repository_names(&image.repository)

@@ -1,8 +1,8 @@
 //! Quarantine of failing images in Amazon ECR, and its manual release.
 //!
 //! Quarantine never deletes an image. On a failing digest it:
-//! 1. adds a tag `quarantine-YYYYMMDDTHHMMSSZ` (a new tag, so it works on immutable repositories
-//!    too) by `PutImage` of the digest's own manifest;
+//! 1. adds a tag `quarantine-YYYYMMDDTHHMMSSZ-<12 hex of the digest>` (a new tag, so it works on
+//!    immutable repositories too) by `PutImage` of the digest's own manifest;
 //! 2. removes every other tag of the digest (`BatchDeleteImage` by tag), which is safe only
 //!    because step 1 keeps the digest referenced: a digest with no quarantine tag is never
 //!    untagged;
@@ -33,17 +33,21 @@ pub fn is_quarantine_tag(tag: &str) -> bool {
     tag.starts_with(QUARANTINE_TAG_PREFIX)
 }
 
-/// `quarantine-YYYYMMDDTHHMMSSZ` for `at` (UTC): only characters ECR allows in tags.
-pub fn quarantine_tag(at: time::OffsetDateTime) -> String {
+/// `quarantine-YYYYMMDDTHHMMSSZ-HHHHHHHHHHHH` for `at` (UTC) and the first 12 hex characters of
+/// `digest`: only characters ECR allows in tags. The digest part keeps two images quarantined in
+/// the same second from sharing a tag, which in a MUTABLE repository would move it from the
+/// first image (already stripped of its other tags) to the second.
+pub fn quarantine_tag(at: time::OffsetDateTime, digest: &Digest) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
-        "{QUARANTINE_TAG_PREFIX}{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        "{QUARANTINE_TAG_PREFIX}{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
         at.year(),
         u8::from(at.month()),
         at.day(),
         at.hour(),
         at.minute(),
-        at.second()
+        at.second(),
+        &digest.hex()[..12]
     )
 }
 
@@ -88,9 +92,15 @@ impl EcrImage {
         })
     }
 
-    /// The registry host: `ACCOUNT.dkr.ecr.REGION.amazonaws.com`.
+    /// The registry host: `ACCOUNT.dkr.ecr.REGION.amazonaws.com` (`….amazonaws.com.cn` in the
+    /// China regions, whose images exist under no other name).
     pub fn registry_host(&self) -> String {
-        format!("{}.dkr.ecr.{}.amazonaws.com", self.registry_id, self.region)
+        let domain = if self.region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        format!("{}.dkr.ecr.{}.{domain}", self.registry_id, self.region)
     }
 
     /// The full reference by digest.
@@ -175,13 +185,7 @@ pub struct QuarantinedImage {
 
 /// Checks a tag against ECR's rules: 1 to 128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`.
 pub(crate) fn check_tag(tag: &str) -> Result<(), QuarantineError> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        && !tag.starts_with(['.', '-']);
-    if ok {
+    if crate::reference::is_valid_tag(tag) {
         Ok(())
     } else {
         Err(QuarantineError::Usage(format!(
@@ -199,11 +203,14 @@ mod tests {
     #[test]
     fn quarantine_tag_is_a_valid_utc_tag() {
         let at = time::macros::datetime!(2026-11-23 15:04:05 +02:00);
-        let tag = quarantine_tag(at);
-        assert_eq!(tag, "quarantine-20261123T130405Z");
+        let tag = quarantine_tag(at, &D.parse().unwrap());
+        assert_eq!(tag, "quarantine-20261123T130405Z-31dc72a13a0c");
         assert!(is_quarantine_tag(&tag));
         check_tag(&tag).unwrap();
         assert!(!is_quarantine_tag("latest"));
+        // Two images in the same second get different tags.
+        let other = format!("sha256:{}", "e".repeat(64)).parse().unwrap();
+        assert_ne!(quarantine_tag(at, &other), tag);
     }
 
     #[test]
@@ -219,6 +226,9 @@ mod tests {
             image.reference(),
             format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app@{D}")
         );
+        // China regions keep their own domain; a reference names the image it was parsed from.
+        let cn = format!("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app@{D}");
+        assert_eq!(EcrImage::parse(&cn).unwrap().reference(), cn);
         for bad in [
             format!("ghcr.io/team/app@{D}"),
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v1".to_string(),

@@ -108,7 +108,7 @@ pub(crate) fn classify_transport(
             after: timeout,
         };
     }
-    let chain = error_chain(err);
+    let chain = crate::net::error_text(err);
     let lower = chain.to_ascii_lowercase();
     let tls_words = [
         "tls",
@@ -134,38 +134,5 @@ pub(crate) fn classify_transport(
     RegistryError::Connect {
         registry: registry.to_string(),
         detail: format!("{during}: {chain}"),
-    }
-}
-
-/// The error and its sources, without the URL reqwest puts in its own message.
-fn error_chain(err: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    if parts.is_empty() {
-        // reqwest's own text includes the URL; strip it to keep query strings out of logs.
-        err.without_url_ref_text()
-    } else {
-        parts.join(": ")
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_ref_text(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref_text(&self) -> String {
-        let text = self.to_string();
-        match self.url() {
-            Some(u) => text.replace(&format!(" for url ({u})"), ""),
-            None => text,
-        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
@@ -319,7 +319,7 @@ impl RegistryClient {
     /// The body, refused as soon as it is known to exceed `limit` (Content-Length or count).
     pub(crate) async fn read_bounded(
         &self,
-        mut resp: Response,
+        resp: Response,
         limit: u64,
         registry: &str,
         what: &str,
@@ -328,21 +328,16 @@ impl RegistryClient {
             what: what.to_string(),
             limit,
         };
-        if resp.content_length().is_some_and(|l| l > limit) {
-            return Err(too_large());
+        match crate::net::read_body(resp, usize::try_from(limit).unwrap_or(usize::MAX)).await {
+            Ok(body) => Ok(body),
+            Err(crate::net::BodyError::TooLarge) => Err(too_large()),
+            Err(crate::net::BodyError::Transport(e)) => Err(classify_transport(
+                &e,
+                registry,
+                what,
+                self.config.request_timeout,
+            )),
         }
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| classify_transport(&e, registry, what, self.config.request_timeout))?
-        {
-            if buf.len() as u64 + chunk.len() as u64 > limit {
-                return Err(too_large());
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(buf.freeze())
     }
 
     /// The error for a response that is not what we asked for.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -621,52 +621,28 @@ async fn stub(answers: Vec<(StatusCode, Value)>) -> (String, Arc<Script>) {
         tokens: Mutex::new(Vec::new()),
     });
     let state = script.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let script = state.clone();
-            async move {
-                let target = headers
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if target != "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings" {
-                    return (
-                        StatusCode::BAD_REQUEST,
-                        [("content-type", "application/x-amz-json-1.1")],
-                        json!({"__type": "UnknownOperationException", "message": target})
-                            .to_string(),
-                    );
-                }
-                let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                assert_eq!(request["registryId"], ACCOUNT);
-                assert_eq!(request["repositoryName"], "team/app");
-                script
-                    .tokens
-                    .lock()
-                    .unwrap()
-                    .push(request["nextToken"].as_str().map(str::to_string));
-                let (status, body) = {
-                    let mut answers = script.answers.lock().unwrap();
-                    if answers.len() > 1 {
-                        answers.remove(0)
-                    } else {
-                        answers[0].clone()
-                    }
-                };
-                (
-                    status,
-                    [("content-type", "application/x-amz-json-1.1")],
-                    body.to_string(),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = crate::common::ecr_stub::serve(move |operation, request| {
+        if operation != "DescribeImageScanFindings" {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({"__type": "UnknownOperationException", "message": operation}),
+            );
+        }
+        assert_eq!(request["registryId"], ACCOUNT);
+        assert_eq!(request["repositoryName"], "team/app");
+        state
+            .tokens
+            .lock()
+            .unwrap()
+            .push(request["nextToken"].as_str().map(str::to_string));
+        let mut answers = state.answers.lock().unwrap();
+        if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers[0].clone()
+        }
+    })
+    .await;
     (url, script)
 }
 

@@ -78,18 +78,35 @@ impl Fixture {
     }
 
     fn local_args(&self, images: &[String]) -> Vec<String> {
-        let mut args = vec!["github-action".to_string()];
-        for image in images {
-            args.extend(["--image".into(), image.clone()]);
-        }
-        args.extend([
-            "--policy".into(),
-            self.policy_path().display().to_string(),
-            "--insecure-registry".into(),
-            self.reg.host.clone(),
-        ]);
-        args
+        let policy = self.policy_path().display().to_string();
+        step_args(
+            images,
+            &["--policy", &policy, "--insecure-registry", &self.reg.host],
+        )
     }
+}
+
+/// `github-action --image IMAGE… MODE…`, as the action's `Decide` step builds it.
+fn step_args(images: &[String], mode: &[&str]) -> Vec<String> {
+    let mut args = vec!["github-action".to_string()];
+    for image in images {
+        args.extend(["--image".into(), image.clone()]);
+    }
+    args.extend(mode.iter().map(|a| a.to_string()));
+    args
+}
+
+/// Remote-mode arguments: ask `gate_url` with a token for `AUDIENCE`.
+fn remote_args(images: &[String], gate_url: &str) -> Vec<String> {
+    step_args(images, &["--gate-url", gate_url, "--audience", AUDIENCE])
+}
+
+/// The runner's id token variables, pointing at `token_url`.
+fn token_env(token_url: &str) -> [(&'static str, &str); 2] {
+    [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
+    ]
 }
 
 fn fixture_policy(host: &str, key: &SigningKey) -> String {
@@ -567,27 +584,10 @@ impl Remote {
         }
     }
 
-    fn args(&self, images: &[String]) -> Vec<String> {
-        let mut args = vec!["github-action".to_string()];
-        for image in images {
-            args.extend(["--image".into(), image.clone()]);
-        }
-        args.extend([
-            "--gate-url".into(),
-            self.gate_url.clone(),
-            "--audience".into(),
-            AUDIENCE.into(),
-        ]);
-        args
-    }
-
     fn run(&self, images: &[String]) -> Step {
         run_step(
-            &self.args(images),
-            &[
-                ("ACTIONS_ID_TOKEN_REQUEST_URL", &self.token_url),
-                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
-            ],
+            &remote_args(images, &self.gate_url),
+            &token_env(&self.token_url),
         )
     }
 }
@@ -755,75 +755,45 @@ fn remote_gate_fail_is_reported_as_the_gates_fail() {
     assert_eq!(remote.guard.calls.load(Ordering::SeqCst), 2);
 }
 
+/// Remote mode that cannot start (no token permission, a gate URL that would expose the token,
+/// local-only options) is exit 2 with no outputs, before any request.
 #[test]
-fn remote_without_id_token_permission_is_a_usage_error() {
-    let step = run_step(
-        &[
-            "github-action".into(),
-            "--image".into(),
-            "127.0.0.1:5000/team/app:v1".into(),
-            "--gate-url".into(),
-            "http://127.0.0.1:9".into(),
-        ],
-        &[],
-    );
-    assert_eq!(step.code, 2, "{}", show(&step));
-    assert!(
-        step.stderr.contains("`permissions: id-token: write`"),
-        "{}",
-        show(&step)
-    );
-    assert_eq!(step.output, "");
-}
-
-#[test]
-fn remote_gate_url_must_be_https_unless_loopback() {
-    for (url, needle) in [
-        ("http://gate.example.com", "must be https://"),
-        ("http://10.1.2.3:8080", "must be https://"),
-        ("gate.example.com", "is not a URL"),
-    ] {
-        let step = run_step(
-            &[
-                "github-action".into(),
-                "--image".into(),
-                "127.0.0.1:5000/team/app:v1".into(),
-                "--gate-url".into(),
-                url.into(),
-            ],
-            &[
-                (
-                    "ACTIONS_ID_TOKEN_REQUEST_URL",
-                    "http://127.0.0.1:9/token?x=1",
-                ),
-                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
-            ],
-        );
+fn remote_setup_mistakes_are_usage_errors() {
+    let image = ["127.0.0.1:5000/team/app:v1".to_string()];
+    // Nothing listens there: a request would fail with exit 1, not 2.
+    let tokens = token_env("http://127.0.0.1:9/token?x=1");
+    let cases: [(&str, &[&str], bool, &str); 6] = [
+        (
+            "http://127.0.0.1:9",
+            &[],
+            false,
+            "`permissions: id-token: write`",
+        ),
+        ("http://gate.example.com", &[], true, "must be https://"),
+        ("http://10.1.2.3:8080", &[], true, "must be https://"),
+        ("gate.example.com", &[], true, "is not a URL"),
+        (
+            "https://ci:s3cret@gate.example.com",
+            &[],
+            true,
+            "must not carry credentials",
+        ),
+        (
+            "https://gate.example.com",
+            &["--insecure-registry", "127.0.0.1:5000"],
+            true,
+            "apply to --policy (local) mode",
+        ),
+    ];
+    for (url, extra, with_token, needle) in cases {
+        let mut args = remote_args(&image, url);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let step = run_step(&args, if with_token { &tokens } else { &[] });
         assert_eq!(step.code, 2, "{url}\n{}", show(&step));
         assert!(step.stderr.contains(needle), "{url}\n{}", show(&step));
+        assert!(!step.stderr.contains("s3cret"), "{url}\n{}", show(&step));
+        assert_eq!(step.output, "", "{url}: no outputs on a usage error");
     }
-}
-
-#[test]
-fn remote_refuses_local_only_options() {
-    let step = run_step(
-        &[
-            "github-action".into(),
-            "--image".into(),
-            "127.0.0.1:5000/team/app:v1".into(),
-            "--gate-url".into(),
-            "https://gate.example.com".into(),
-            "--insecure-registry".into(),
-            "127.0.0.1:5000".into(),
-        ],
-        &[],
-    );
-    assert_eq!(step.code, 2, "{}", show(&step));
-    assert!(
-        step.stderr.contains("apply to --policy (local) mode"),
-        "{}",
-        show(&step)
-    );
 }
 
 #[test]
@@ -832,15 +802,9 @@ fn remote_unreachable_gate_is_a_fail_not_a_pass() {
     let remote = Remote::start(&f, TokenStub::default(), JWT);
     // Nothing listens there (bound, then released).
     let closed = format!("http://127.0.0.1:{}", crate::common::registry::free_port());
-    let mut args = remote.args(&[f.image("signed")]);
-    let at = args.iter().position(|a| a == "--gate-url").unwrap();
-    args[at + 1] = closed;
     let step = run_step(
-        &args,
-        &[
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", &remote.token_url),
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
-        ],
+        &remote_args(&[f.image("signed")], &closed),
+        &token_env(&remote.token_url),
     );
     assert_eq!(step.code, 1, "{}", show(&step));
     assert_eq!(step.output("decision"), "fail");
@@ -868,8 +832,6 @@ fn remote_unreachable_gate_is_a_fail_not_a_pass() {
 #[test]
 fn end_to_end_with_the_real_service_and_oidc_auth() {
     use shipgate_test_support::oidc::TestIssuer;
-    use std::process::Stdio;
-    use std::time::{Duration, Instant};
 
     let f = Fixture::new();
     let issuer = TestIssuer::start();
@@ -886,21 +848,11 @@ fn end_to_end_with_the_real_service_and_oidc_auth() {
         ),
     )
     .unwrap();
-    let mut service = Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start shipgate serve");
-    let gate_url = format!("http://127.0.0.1:{port}");
-    let http = crate::common::oci::agent();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{gate_url}/healthz")).call().is_err() {
-        assert!(Instant::now() < deadline, "serve did not come up");
-        assert!(service.try_wait().unwrap().is_none(), "serve exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let service = crate::common::serve::ServeProcess::start(
+        [std::ffi::OsStr::new("--config"), config.as_os_str()],
+        port,
+    );
+    let gate_url = service.base.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -918,21 +870,9 @@ fn end_to_end_with_the_real_service_and_oidc_auth() {
             }),
         );
         let token_url = format!("{}/_apis/idtoken?api-version=2.0", serve(&rt, tokens));
-        let args = vec![
-            "github-action".to_string(),
-            "--image".into(),
-            f.image("signed"),
-            "--gate-url".into(),
-            gate_url.clone(),
-            "--audience".into(),
-            AUDIENCE.into(),
-        ];
         let step = run_step(
-            &args,
-            &[
-                ("ACTIONS_ID_TOKEN_REQUEST_URL", &token_url),
-                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
-            ],
+            &remote_args(&[f.image("signed")], &gate_url),
+            &token_env(&token_url),
         );
         for (what, text) in [
             ("stderr", &step.stderr),
@@ -946,8 +886,7 @@ fn end_to_end_with_the_real_service_and_oidc_auth() {
 
     let accepted = run("acme/app");
     let refused = run("evil/app");
-    let _ = service.kill();
-    let _ = service.wait();
+    drop(service);
 
     assert_eq!(accepted.code, 0, "{}", show(&accepted));
     assert_eq!(accepted.output("decision"), "pass");

@@ -1,6 +1,7 @@
 //! The HTTP API through `tower::ServiceExt::oneshot`, with an in-memory registry behind the
 //! `Registry` seam so that these tests can count exactly which registry calls a request makes.
-//! (The end-to-end tests use the real `docker-registry`.)
+//! (The end-to-end tests use the real `docker-registry`.) The caller-authentication tests
+//! (`auth`) use the same registry and gate.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,8 +24,8 @@ const DIGEST: &str = "sha256:4bf12e8bb9ef4bd25b9e3b6b7c50a5f2e3a4f8d1c1f4f5a1b2c
 
 /// A registry with one tag (`v1` → `DIGEST`) and no signatures, counting every call.
 #[derive(Default)]
-struct MemoryRegistry {
-    calls: AtomicUsize,
+pub(crate) struct MemoryRegistry {
+    pub(crate) calls: AtomicUsize,
     referrer_calls: AtomicUsize,
 }
 
@@ -74,7 +75,7 @@ impl Registry for MemoryRegistry {
     }
 }
 
-const POLICY: &str = r#"
+pub(crate) const POLICY: &str = r#"
 name: local
 images: ["registry.test/**"]
 signatures:
@@ -85,18 +86,21 @@ signatures:
         subject: https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main
 "#;
 
-fn service() -> (axum::Router, Arc<MemoryRegistry>) {
-    let policy = Policy::from_yaml(POLICY, std::path::Path::new("local.yaml")).unwrap();
-    let registry = Arc::new(MemoryRegistry::default());
-    let verifier = Verifier::new(Arc::new(TrustRoot::public_good().unwrap()));
-    let gate = Gate::new(
+/// A gate with this one policy (YAML) in front of `registry`.
+pub(crate) fn gate(policy_yaml: &str, registry: Arc<MemoryRegistry>) -> Gate {
+    let policy = Policy::from_yaml(policy_yaml, std::path::Path::new("local.yaml")).unwrap();
+    Gate::new(
         PolicySet::new(vec![policy]).unwrap(),
-        registry.clone(),
+        registry,
         Arc::new(shipgate::evidence::ecr_findings::AwsScanFindings::new()),
-        Arc::new(verifier),
+        Arc::new(Verifier::new(Arc::new(TrustRoot::public_good().unwrap()))),
         GateSettings::default(),
-    );
-    (app(AppState::new(gate)), registry)
+    )
+}
+
+fn service() -> (axum::Router, Arc<MemoryRegistry>) {
+    let registry = Arc::new(MemoryRegistry::default());
+    (app(AppState::new(gate(POLICY, registry.clone()))), registry)
 }
 
 async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
@@ -122,16 +126,8 @@ async fn signatures_and_provenance_share_one_referrers_lookup() {
     let yaml = format!(
         "{POLICY}provenance:\n  authorities:\n    - name: builder\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subjectRegExp: ^https://github\\.com/acme/\n  builderId: https://github.com/actions/runner/github-hosted\n"
     );
-    let policy = Policy::from_yaml(&yaml, std::path::Path::new("both.yaml")).unwrap();
     let registry = Arc::new(MemoryRegistry::default());
-    let gate = Gate::new(
-        PolicySet::new(vec![policy]).unwrap(),
-        registry.clone(),
-        Arc::new(shipgate::evidence::ecr_findings::AwsScanFindings::new()),
-        Arc::new(Verifier::new(Arc::new(TrustRoot::public_good().unwrap()))),
-        GateSettings::default(),
-    );
-    let app = app(AppState::new(gate));
+    let app = app(AppState::new(gate(&yaml, registry.clone())));
     let (status, body) = call(
         &app,
         "POST",

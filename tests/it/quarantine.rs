@@ -5,21 +5,19 @@
 //! it alone (tests run in parallel threads: no process-wide environment changes).
 //!
 //! moto 5.2.5 does not implement `UpdateImageStorageClass`, so archiving and the release of an
-//! archived image run against a small loopback stub of the ECR JSON protocol that checks each
-//! request's `X-Amz-Target` and body (`archive_*` below).
+//! archived image run against a loopback stub of the ECR JSON protocol (`common::ecr_stub`) that
+//! records each request's operation and body (`archive_*` below).
 
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderMap, StatusCode};
-use bytes::Bytes;
+use axum::http::StatusCode;
 use serde_json::json;
 
-use aws_sdk_ecr::types::ImageIdentifier;
 use serde_json::Value;
-use shipgate::quarantine::{self, EcrImage, QuarantineSettings};
+use shipgate::quarantine::{self, EcrImage, QuarantineError, QuarantineSettings};
 
-use crate::common::moto::{hook_for, Moto, ACCOUNT, REGION};
+use crate::common::moto::{add_tag, hook_for, tags, Moto, ACCOUNT, REGION};
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -53,38 +51,6 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-async fn tags(client: &aws_sdk_ecr::Client, repo: &str, digest: &str) -> Vec<String> {
-    let out = client
-        .describe_images()
-        .repository_name(repo)
-        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{repo}@{digest} is gone: {e:?}"));
-    let mut tags = out.image_details()[0].image_tags().to_vec();
-    tags.sort();
-    tags
-}
-
-async fn add_tag(client: &aws_sdk_ecr::Client, repo: &str, digest: &str, tag: &str) {
-    let got = client
-        .batch_get_image()
-        .repository_name(repo)
-        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
-        .send()
-        .await
-        .unwrap();
-    let manifest = got.images()[0].image_manifest().unwrap().to_string();
-    client
-        .put_image()
-        .repository_name(repo)
-        .image_manifest(manifest)
-        .image_tag(tag)
-        .send()
-        .await
-        .unwrap();
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -274,6 +240,38 @@ fn release_can_keep_the_quarantine_tag_and_missing_images_are_errors() {
         "{}",
         stderr(&out)
     );
+    // A listing names the repository, not a digest it was never asked about.
+    assert!(!stderr(&out).contains("sha256:"), "{}", stderr(&out));
+}
+
+#[test]
+fn two_images_quarantined_in_the_same_second_keep_their_own_tags() {
+    // A MUTABLE repository (moto's default): a shared quarantine tag would move from the first
+    // image, already stripped of its other tags, to the second, leaving the first untagged.
+    let moto = Moto::start();
+    let rt = runtime();
+    let client = rt.block_on(moto.client());
+    let repo = "team/same-second";
+    let now = time::OffsetDateTime::now_utc();
+    let digests: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|tag| rt.block_on(moto.put_image(repo, tag, false)))
+        .collect();
+    for digest in &digests {
+        let image = EcrImage::parse(&format!("{HOST}/{repo}@{digest}")).unwrap();
+        rt.block_on(quarantine::quarantine(
+            &client,
+            &image,
+            QuarantineSettings::default(),
+            now,
+        ))
+        .unwrap();
+    }
+    let [first, second] = [0, 1].map(|i| rt.block_on(tags(&client, repo, &digests[i])));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert!(first[0].starts_with("quarantine-"), "{first:?}");
+    assert_ne!(first, second);
 }
 
 // --- Archive, against a loopback stub of the ECR JSON protocol --------------------------------
@@ -284,66 +282,48 @@ struct StubEcr {
     status: Mutex<String>,
     /// What UpdateImageStorageClass answers for STANDARD (ECR activates archived images slowly).
     restore_status: &'static str,
+    /// The `failureCode` BatchGetImage answers with (it never returns a manifest).
+    manifest_failure: &'static str,
     calls: Mutex<Vec<(String, Value)>>,
 }
 
 const STUB_DIGEST: &str = "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 
 async fn stub_ecr(stub: Arc<StubEcr>) -> String {
-    let state = stub.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let stub = state.clone();
-            async move {
-                let target = headers
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                stub.calls
-                    .lock()
-                    .unwrap()
-                    .push((target.clone(), request.clone()));
-                let ok = |v: Value| (StatusCode::OK, v.to_string());
-                let reply = match target.as_str() {
-                    "AmazonEC2ContainerRegistry_V20150921.DescribeImages" => {
-                        let status = stub.status.lock().unwrap().clone();
-                        ok(json!({"imageDetails": [{
-                            "registryId": ACCOUNT, "repositoryName": "team/app",
-                            "imageDigest": STUB_DIGEST, "imageTags": stub.tags,
-                            "imageStatus": status}]}))
-                    }
-                    "AmazonEC2ContainerRegistry_V20150921.UpdateImageStorageClass" => {
-                        let new = match request["targetStorageClass"].as_str() {
-                            Some("ARCHIVE") => "ARCHIVED",
-                            _ => stub.restore_status,
-                        };
-                        *stub.status.lock().unwrap() = new.to_string();
-                        ok(json!({"registryId": ACCOUNT, "repositoryName": "team/app",
-                                  "imageId": {"imageDigest": STUB_DIGEST}, "imageStatus": new}))
-                    }
-                    _ => (
-                        StatusCode::BAD_REQUEST,
-                        json!({"__type": "UnknownOperationException", "message": target})
-                            .to_string(),
-                    ),
-                };
-                (
-                    reply.0,
-                    [("content-type", "application/x-amz-json-1.1")],
-                    reply.1,
-                )
+    crate::common::ecr_stub::serve(move |operation, request| {
+        stub.calls
+            .lock()
+            .unwrap()
+            .push((operation.to_string(), request.clone()));
+        let ok = |v: Value| (StatusCode::OK, v);
+        match operation {
+            "DescribeImages" => {
+                let status = stub.status.lock().unwrap().clone();
+                ok(json!({"imageDetails": [{
+                    "registryId": ACCOUNT, "repositoryName": "team/app",
+                    "imageDigest": STUB_DIGEST, "imageTags": stub.tags,
+                    "imageStatus": status}]}))
             }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+            "BatchGetImage" => ok(json!({"images": [], "failures": [{
+                "imageId": {"imageDigest": STUB_DIGEST},
+                "failureCode": stub.manifest_failure,
+                "failureReason": "from the stub"}]})),
+            "UpdateImageStorageClass" => {
+                let new = match request["targetStorageClass"].as_str() {
+                    Some("ARCHIVE") => "ARCHIVED",
+                    _ => stub.restore_status,
+                };
+                *stub.status.lock().unwrap() = new.to_string();
+                ok(json!({"registryId": ACCOUNT, "repositoryName": "team/app",
+                          "imageId": {"imageDigest": STUB_DIGEST}, "imageStatus": new}))
+            }
+            _ => (
+                StatusCode::BAD_REQUEST,
+                json!({"__type": "UnknownOperationException", "message": operation}),
+            ),
+        }
+    })
+    .await
 }
 
 async fn stub_client(url: &str) -> aws_sdk_ecr::Client {
@@ -357,10 +337,7 @@ fn targets(stub: &StubEcr) -> Vec<String> {
         .lock()
         .unwrap()
         .iter()
-        .map(|(t, _)| {
-            t.trim_start_matches("AmazonEC2ContainerRegistry_V20150921.")
-                .to_string()
-        })
+        .map(|(operation, _)| operation.clone())
         .collect()
 }
 
@@ -370,6 +347,7 @@ async fn archive_moves_a_quarantined_image_once_and_release_restores_it_first() 
         tags: vec!["quarantine-20260101T000000Z".into()],
         status: Mutex::new("ACTIVE".into()),
         restore_status: "ACTIVATING",
+        manifest_failure: "ImageNotFound",
         calls: Mutex::new(Vec::new()),
     });
     let url = stub_ecr(stub.clone()).await;
@@ -438,4 +416,44 @@ async fn archive_moves_a_quarantined_image_once_and_release_restores_it_first() 
         .unwrap();
     assert!(released.activating, "still ACTIVATING: {released:?}");
     assert!(released.restored_tags.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_ecr_cannot_return_is_retried_unless_the_image_is_gone() {
+    let image = EcrImage::parse(&format!("{HOST}/team/app@{STUB_DIGEST}")).unwrap();
+    for (failure, gone) in [
+        ("ImageNotFound", true),
+        ("KmsError", false),
+        ("UpstreamUnavailable", false),
+    ] {
+        let stub = Arc::new(StubEcr {
+            tags: vec!["v1".into()],
+            status: Mutex::new("ACTIVE".into()),
+            restore_status: "ACTIVE",
+            manifest_failure: failure,
+            calls: Mutex::new(Vec::new()),
+        });
+        let client = stub_client(&stub_ecr(stub.clone()).await).await;
+        let err = quarantine::quarantine(
+            &client,
+            &image,
+            QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap_err();
+        // The Lambda ignores NotFound ("image gone") and retries every other error.
+        assert_eq!(
+            matches!(err, QuarantineError::NotFound(_)),
+            gone,
+            "{failure}: {err:?}"
+        );
+        assert!(err.to_string().contains(failure), "{err}");
+        // No tag was touched without a quarantine tag in place.
+        assert_eq!(
+            targets(&stub),
+            ["DescribeImages", "BatchGetImage"],
+            "{failure}"
+        );
+    }
 }

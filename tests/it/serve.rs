@@ -2,31 +2,19 @@
 //! configuration, answers over real HTTP, logs JSON when not on a terminal, and stops cleanly
 //! on SIGTERM.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::common::oci::agent;
 use crate::common::registry::free_port;
+use crate::common::serve::ServeProcess;
 
 #[test]
 fn serves_the_example_policies_and_stops_on_sigterm() {
     let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start shipgate serve");
+    let mut serve = ServeProcess::start(["--listen", &format!("127.0.0.1:{port}")], port);
+    let base = serve.base.clone();
     let http = agent();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/healthz")).call().is_err() {
-        assert!(Instant::now() < deadline, "serve did not come up");
-        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let mut ready = http.get(format!("{base}/readyz")).call().unwrap();
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value =
@@ -48,28 +36,17 @@ fn serves_the_example_policies_and_stops_on_sigterm() {
     assert_eq!(d["decision"], "fail");
     assert_eq!(d["checks"][0]["check"], "policy-match");
 
-    let pid = child.id().to_string();
+    let pid = serve.pid().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "serve ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = serve
+        .wait_for_exit(Duration::from_secs(10))
+        .expect("serve ignored SIGTERM");
     assert!(status.success(), "exit after SIGTERM: {status}");
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = serve.stop_and_logs();
     let first: serde_json::Value = serde_json::from_str(logs.lines().next().expect("a log line"))
         .unwrap_or_else(|e| panic!("log is not JSON ({e}): {logs}"));
     assert_eq!(

@@ -111,18 +111,7 @@ async fn get_object(
         .send()
         .await
         .map_err(|e| {
-            // The service's code and message; SDK errors never carry the request's signature.
-            let detail = match e.as_service_error() {
-                Some(s) => {
-                    use aws_sdk_s3::error::ProvideErrorMetadata;
-                    format!(
-                        "{}: {}",
-                        s.code().unwrap_or("error"),
-                        s.message().unwrap_or("no message")
-                    )
-                }
-                None => aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            };
+            let (_, detail) = crate::sdk_error_text(&e);
             ArtifactError::Unreadable(format!(
                 "cannot read {where_}: {detail}; check that the previous action produced it and that the pipeline's artifact store is reachable"
             ))

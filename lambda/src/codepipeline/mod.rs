@@ -20,9 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use shipgate::decision::{Check, Decision};
+use shipgate::decision::Decision;
 use shipgate::gate::{DecisionRequest, Gate};
-use shipgate::policy::Mode;
 
 use crate::{HandlerError, Lambda};
 use event::JobData;
@@ -346,35 +345,11 @@ fn policy_names(d: &Decision) -> String {
     format!("policy {}", names.join(", "))
 }
 
-/// The checks that make `d` fail: denying checks of enforced policies, and of none.
-fn counting_denials(d: &Decision) -> Vec<&Check> {
-    d.checks
-        .iter()
-        .filter(|c| {
-            c.denies()
-                && match &c.policy {
-                    Some(name) => d
-                        .policies
-                        .iter()
-                        .find(|p| &p.name == name)
-                        .is_none_or(|p| p.mode == Mode::Enforce),
-                    None => true,
-                }
-        })
-        .collect()
-}
-
 /// Failing images with their failing checks first, then the images that passed.
 fn failure_message(decisions: &[Decision]) -> String {
     let mut lines = Vec::new();
     for d in decisions.iter().filter(|d| !d.passed()) {
-        let checks: Vec<String> = counting_denials(d)
-            .iter()
-            .map(|c| match &c.policy {
-                Some(p) => format!("{p}/{}: {}", c.check, c.reason),
-                None => format!("{}: {}", c.check, c.reason),
-            })
-            .collect();
+        let checks = crate::denial_reasons(d);
         lines.push(format!("FAIL {}: {}", describe(d), checks.join("; ")));
     }
     for d in decisions.iter().filter(|d| d.passed()) {

@@ -1,10 +1,9 @@
 //! Reporting a job's one result: `PutJobSuccessResult` (with output variables, or with a
 //! continuation token while a scan runs) or `PutJobFailureResult`.
 
-use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 
-use crate::HandlerError;
+use crate::{sdk_error_text, HandlerError};
 
 /// CodePipeline's limits: `executionDetails.summary` 2048 characters, `failureDetails.message`
 /// 5000 characters.
@@ -113,7 +112,7 @@ pub async fn report(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| error_code(&e)),
+                .map_err(|e| sdk_error_text(&e)),
         ),
         Outcome::Continue {
             token,
@@ -134,7 +133,7 @@ pub async fn report(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| error_code(&e)),
+                .map_err(|e| sdk_error_text(&e)),
         ),
         Outcome::Fail { kind, message } => {
             let details = FailureDetails::builder()
@@ -154,7 +153,7 @@ pub async fn report(
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| error_code(&e)),
+                    .map_err(|e| sdk_error_text(&e)),
             )
         }
     };
@@ -171,29 +170,6 @@ pub async fn report(
         Err((_, detail)) => Err(HandlerError::Aws(format!(
             "CodePipeline {op} for job {job_id} failed: {detail}"
         ))),
-    }
-}
-
-/// The service's error code (if it answered) and a description without request details.
-fn error_code<E>(
-    e: &aws_sdk_codepipeline::error::SdkError<E, aws_sdk_codepipeline::config::http::HttpResponse>,
-) -> (Option<String>, String)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e.as_service_error() {
-        Some(s) => (
-            s.code().map(str::to_string),
-            format!(
-                "{}: {}",
-                s.code().unwrap_or("error"),
-                s.message().unwrap_or("no message")
-            ),
-        ),
-        None => (
-            None,
-            aws_sdk_codepipeline::error::DisplayErrorContext(e).to_string(),
-        ),
     }
 }
 

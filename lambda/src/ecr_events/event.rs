@@ -174,6 +174,15 @@ pub fn parse(event: &Value) -> Result<Parsed, HandlerError> {
             why,
         })
     };
+    // The image of an ECR event: the event's account and region, the detail's repository name.
+    let named_image = || {
+        image(
+            account,
+            region,
+            text(detail, d, "repository-name")?,
+            text(detail, d, "image-digest")?,
+        )
+    };
     match detail_type {
         IMAGE_ACTION => {
             let action = text(detail, d, "action-type")?;
@@ -190,12 +199,7 @@ pub fn parse(event: &Value) -> Result<Parsed, HandlerError> {
                     "push of the quarantine tag {tag}: the quarantine's own PutImage"
                 ));
             }
-            let image = image(
-                account,
-                region,
-                text(detail, d, "repository-name")?,
-                text(detail, d, "image-digest")?,
-            )?;
+            let image = named_image()?;
             Ok(Parsed::Decide(ImageEvent {
                 origin,
                 trigger: Trigger::Push,
@@ -208,12 +212,7 @@ pub fn parse(event: &Value) -> Result<Parsed, HandlerError> {
             if status != "COMPLETE" {
                 return ignore(format!("scan-status {status} is not COMPLETE"));
             }
-            let image = image(
-                account,
-                region,
-                text(detail, d, "repository-name")?,
-                text(detail, d, "image-digest")?,
-            )?;
+            let image = named_image()?;
             Ok(Parsed::Decide(ImageEvent {
                 origin,
                 trigger: Trigger::BasicScan,
@@ -277,5 +276,30 @@ mod tests {
         );
         assert_eq!(repository_arn("arn:aws:s3:::bucket"), None);
         assert_eq!(repository_arn("my-repo"), None);
+    }
+
+    #[test]
+    fn china_region_images_keep_their_domain() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let event = |region: &str| {
+            serde_json::json!({
+                "id": "1", "source": "aws.ecr", "detail-type": IMAGE_ACTION,
+                "account": "123456789012", "region": region,
+                "detail": {"action-type": "PUSH", "result": "SUCCESS",
+                           "repository-name": "app", "image-digest": digest, "image-tag": "v1"}
+            })
+        };
+        for (region, host) in [
+            (
+                "cn-north-1",
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+            ),
+            ("us-east-1", "123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+        ] {
+            let Ok(Parsed::Decide(e)) = parse(&event(region)) else {
+                panic!("{region}: not decided")
+            };
+            assert_eq!(e.image.reference(), format!("{host}/app@{digest}"));
+        }
     }
 }

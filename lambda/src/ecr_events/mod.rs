@@ -19,7 +19,9 @@ pub use event::{parse, ImageEvent, Origin, Parsed, Trigger};
 use serde_json::{json, Value};
 use shipgate::decision::Decision;
 use shipgate::gate::DecisionRequest;
-use shipgate::quarantine::{self, is_quarantine_tag, QuarantineError, QuarantineSettings};
+use shipgate::quarantine::{
+    self, is_quarantine_tag, QuarantineError, QuarantineOutcome, QuarantineSettings,
+};
 use shipgate::reference::Repository;
 
 use crate::{HandlerError, Lambda};
@@ -105,7 +107,7 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
     };
     let outcome_json = serde_json::to_value(&outcome)
         .map_err(|e| HandlerError::Aws(format!("cannot render the quarantine outcome: {e}")))?;
-    audit(&event.origin, &image, &summary, &outcome_json);
+    audit(&event.origin, &image, &summary, &outcome);
     Ok(json!({
         "action": if outcome.dry_run { "dry_run" } else { "quarantined" },
         "image": image,
@@ -114,26 +116,17 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
     }))
 }
 
-/// The decision's essentials: verdict, policies (name, sha256) and the denying checks' reasons.
+/// The decision's essentials: verdict, policies (name, sha256) and the reasons it fails.
 fn summary(decision: &Decision) -> Value {
-    let reasons: Vec<String> = decision
-        .checks
-        .iter()
-        .filter(|c| c.denies())
-        .map(|c| match &c.policy {
-            Some(p) => format!("{p}/{}: {}", c.check, c.reason),
-            None => format!("{}: {}", c.check, c.reason),
-        })
-        .collect();
     json!({
         "decision": decision.decision,
         "policies": decision.policies.iter().map(|p| json!({"name": p.name, "sha256": p.sha256})).collect::<Vec<_>>(),
-        "reasons": reasons,
+        "reasons": crate::denial_reasons(decision),
     })
 }
 
 /// ONE structured line per quarantine (or dry run): who (the event), what, why.
-fn audit(origin: &Origin, image: &str, summary: &Value, outcome: &Value) {
+fn audit(origin: &Origin, image: &str, summary: &Value, outcome: &QuarantineOutcome) {
     tracing::info!(
         target: "shipgate::audit",
         audit = true,
@@ -143,14 +136,14 @@ fn audit(origin: &Origin, image: &str, summary: &Value, outcome: &Value) {
         event_detail_type = %origin.detail_type,
         event_time = %origin.time,
         image = %image,
-        repository = %outcome["repository"].as_str().unwrap_or_default(),
-        digest = %outcome["digest"].as_str().unwrap_or_default(),
-        quarantine_tag = %outcome["quarantine_tag"].as_str().unwrap_or_default(),
-        removed_tags = %outcome["removed_tags"],
-        archived = outcome["archived"].as_bool().unwrap_or(false),
-        dry_run = outcome["dry_run"].as_bool().unwrap_or(false),
-        already_quarantined = outcome["already_quarantined"].as_bool().unwrap_or(false),
-        actions = %outcome["actions"],
+        repository = %outcome.repository,
+        digest = %outcome.digest,
+        quarantine_tag = %outcome.quarantine_tag,
+        removed_tags = %json!(outcome.removed_tags),
+        archived = outcome.archived,
+        dry_run = outcome.dry_run,
+        already_quarantined = outcome.already_quarantined,
+        actions = %json!(outcome.actions),
         policies = %summary["policies"],
         reasons = %summary["reasons"],
         "quarantine"
@@ -158,8 +151,12 @@ fn audit(origin: &Origin, image: &str, summary: &Value, outcome: &Value) {
 }
 
 /// The ECR client for the event's region (events come from the region of the image; the
-/// function's own region may differ when events are forwarded between buses).
+/// function's own region may differ when events are forwarded between buses): the one built at
+/// cold start when the regions agree, else one made for the event.
 fn regional_client(lambda: &Lambda, region: &str) -> aws_sdk_ecr::Client {
+    if lambda.sdk.region().is_some_and(|r| r.as_ref() == region) {
+        return lambda.ecr.clone();
+    }
     let config = aws_sdk_ecr::config::Builder::from(&lambda.sdk)
         .region(aws_sdk_ecr::config::Region::new(region.to_string()))
         .build();

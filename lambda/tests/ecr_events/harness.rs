@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_ecr::types::ImageIdentifier;
 use axum::body::Bytes;
 use serde_json::{json, Value};
 use shipgate::gate::{Gate, GateSettings};
@@ -16,7 +15,7 @@ use shipgate::reference::{Digest, Repository};
 use shipgate::registry::{Descriptor, Manifest, Registry, RegistryError};
 use shipgate::verify::{TrustRoot, Verifier};
 use shipgate_lambda::{HandlerError, Lambda, LambdaSettings};
-use shipgate_test_support::moto::{Moto, ACCOUNT, REGION};
+use shipgate_test_support::moto::{self, Moto, ACCOUNT, REGION};
 
 // --- Test gate and Lambda -------------------------------------------------------------------
 
@@ -140,43 +139,12 @@ impl Harness {
 
     /// The digest's tags, sorted; panics if the digest is gone (nothing may ever be deleted).
     pub async fn tags(&self, repo: &str, digest: &str) -> Vec<String> {
-        let out = self
-            .ecr
-            .describe_images()
-            .repository_name(repo)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
-            .send()
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{repo}@{digest} is gone: {}",
-                    aws_sdk_ecr::error::DisplayErrorContext(&e)
-                )
-            });
-        let mut tags = out.image_details()[0].image_tags().to_vec();
-        tags.sort();
-        tags
+        moto::tags(&self.ecr, repo, digest).await
     }
 
     /// Adds `tag` to an existing digest, as `docker push` of the same image would.
     pub async fn add_tag(&self, repo: &str, digest: &str, tag: &str) {
-        let got = self
-            .ecr
-            .batch_get_image()
-            .repository_name(repo)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
-            .send()
-            .await
-            .unwrap();
-        let manifest = got.images()[0].image_manifest().unwrap().to_string();
-        self.ecr
-            .put_image()
-            .repository_name(repo)
-            .image_manifest(manifest)
-            .image_tag(tag)
-            .send()
-            .await
-            .unwrap();
+        moto::add_tag(&self.ecr, repo, digest, tag).await
     }
 }
 
@@ -217,8 +185,15 @@ pub fn quarantine_tags(tags: &[String]) -> Vec<&String> {
         .collect()
 }
 
-pub fn assert_quarantine_tag(tag: &str) {
-    let stamp = tag.strip_prefix("quarantine-").expect("quarantine- prefix");
+/// `quarantine-YYYYMMDDTHHMMSSZ-` and the first 12 hex characters of `digest`.
+pub fn assert_quarantine_tag(tag: &str, digest: &str) {
+    let rest = tag.strip_prefix("quarantine-").expect("quarantine- prefix");
+    let (stamp, suffix) = rest.split_once('-').expect("a digest suffix");
     assert_eq!(stamp.len(), "YYYYMMDDTHHMMSSZ".len(), "{tag}");
     assert!(stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{tag}");
+    assert_eq!(
+        Some(suffix),
+        digest.strip_prefix("sha256:").map(|h| &h[..12]),
+        "{tag}"
+    );
 }

@@ -208,7 +208,7 @@ fn failing_scan_quarantines_keeps_the_digest_and_repeats_are_idempotent() {
         assert_eq!(o["digest"], digest);
         assert_eq!(o["repository"], repo);
         let qtag = o["quarantine_tag"].as_str().unwrap().to_string();
-        assert_quarantine_tag(&qtag);
+        assert_quarantine_tag(&qtag, &digest);
         assert_eq!(out["decision"]["policies"][0]["name"], "scan");
         assert!(out["decision"]["policies"][0]["sha256"]
             .as_str()
@@ -411,7 +411,7 @@ fn inspector_event_names_the_repository_by_arn() {
         assert_eq!(out["outcome"]["removed_tags"], json!(["latest"]));
         let tags = h.tags(repo, &digest).await;
         assert_eq!(tags.len(), 1);
-        assert_quarantine_tag(&tags[0]);
+        assert_quarantine_tag(&tags[0], &digest);
     });
 }
 
@@ -441,7 +441,7 @@ fn immutable_repository_is_quarantined_too() {
         assert_eq!(out["outcome"]["removed_tags"], json!(["v1", "v1.0"]));
         let tags = h.tags(repo, &digest).await;
         assert_eq!(tags.len(), 1, "{tags:?}");
-        assert_quarantine_tag(&tags[0]);
+        assert_quarantine_tag(&tags[0], &digest);
     });
 }
 

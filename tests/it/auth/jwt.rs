@@ -16,6 +16,10 @@ async fn a_valid_rs256_token_reaches_the_gate_and_keys_are_fetched_once() {
     let token = f.issuer.token(&f.good_claims());
     f.expect_decided(&bearer(&token)).await;
     f.expect_decided(&format!("bearer {token}")).await;
+    // A NumericDate may have a fraction (RFC 7519).
+    let mut claims = f.good_claims();
+    claims["iat"] = json!(now() as f64 - 0.5);
+    f.expect_decided(&bearer(&f.issuer.token(&claims))).await;
     assert_eq!(f.issuer.discovery_fetches(), 1);
     assert_eq!(f.issuer.jwks_fetches(), 1, "a cached kid needs no refresh");
 }
@@ -87,6 +91,16 @@ async fn wrong_audience_issuer_and_times_are_401() {
         Some(&bearer(&f.issuer.token(&claims))),
         StatusCode::UNAUTHORIZED,
         "`iat` is in the future",
+    )
+    .await;
+
+    // `iat` must be a number when present: a string would otherwise dodge the check above.
+    let mut claims = f.good_claims();
+    claims["iat"] = json!((now() + 3600).to_string());
+    f.expect_refused(
+        Some(&bearer(&f.issuer.token(&claims))),
+        StatusCode::UNAUTHORIZED,
+        "the JWT's `iat` claim is malformed",
     )
     .await;
 
@@ -245,6 +259,18 @@ async fn unsigned_hmac_mismatched_and_tampered_tokens_are_401() {
     )
     .await;
 
+    let no_kid = f.issuer.token_with(
+        &json!({"alg": "RS256", "typ": "JWT"}),
+        &claims,
+        Signature::Key(kid.clone()),
+    );
+    f.expect_refused(
+        Some(&bearer(&no_kid)),
+        StatusCode::UNAUTHORIZED,
+        "the JWT header has no `kid`",
+    )
+    .await;
+
     f.expect_refused(
         Some("Bearer not.a.jwt"),
         StatusCode::UNAUTHORIZED,
@@ -290,6 +316,16 @@ async fn claims_outside_the_rules_are_403() {
     claims["repository_owner_id"] = json!(4201);
     let (status, _, body) = post(&f.app, Some(&bearer(&f.issuer.token(&claims)))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let (_, metrics) = get_text(&f.app, "/metrics").await;
+    assert!(
+        metrics.contains("shipgate_refused_callers_total{reason=\"forbidden\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shipgate_refused_callers_total{reason=\"unauthenticated\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //!
 //! The JWTs are real: keys made by the test, signed by `shipgate_test_support::oidc::TestIssuer`,
 //! whose discovery document and JWKS are served on a loopback port and fetched by the server's
-//! real HTTP client. The HTTP API is driven through `tower::ServiceExt::oneshot` with a counting
-//! in-memory registry behind the gate: a refused request must not reach the gate at all.
+//! real HTTP client. The HTTP API is driven through `tower::ServiceExt::oneshot` with the counting
+//! in-memory registry of `http_api` behind the gate: a refused request must not reach the gate at
+//! all.
 //!
 //! `jwt`: OIDC tokens and key handling; `tokens`: static tokens, malformed headers and the
 //! configuration; `serve`: the real `shipgate serve` binary (the loopback rule).
@@ -12,85 +13,30 @@ mod jwt;
 mod serve;
 mod tokens;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
-use bytes::Bytes;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tower::ServiceExt;
 
 use shipgate::auth::{AuthSettings, Authenticator};
 use shipgate::config::AuthConfig;
-use shipgate::gate::{Gate, GateSettings};
-use shipgate::policy::{Policy, PolicySet};
-use shipgate::reference::{Digest, Repository};
-use shipgate::registry::{Descriptor, Manifest, Registry, RegistryError};
 use shipgate::server::{app, AppState};
-use shipgate::verify::{TrustRoot, Verifier};
 use shipgate_test_support::oidc::TestIssuer;
 
+use crate::http_api::{gate, MemoryRegistry, POLICY};
+
 const STATIC_TOKEN: &str = "sg-pipeline-4f9d2c7a1b8e6035";
-const IMAGE: &str = r#"{"image":"registry.test/app:v1"}"#;
-
-/// A registry that knows nothing and counts every call: any call means the gate ran.
-#[derive(Default)]
-struct CountingRegistry {
-    calls: AtomicUsize,
-}
-
-impl CountingRegistry {
-    fn not_found(&self, what: String) -> RegistryError {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        RegistryError::NotFound {
-            repository: "registry.test/app".into(),
-            what,
-        }
-    }
-}
-
-#[async_trait]
-impl Registry for CountingRegistry {
-    async fn resolve(&self, _: &Repository, r: &str) -> Result<(Digest, String), RegistryError> {
-        Err(self.not_found(format!("manifest {r}")))
-    }
-    async fn manifest(&self, _: &Repository, r: &str) -> Result<Option<Manifest>, RegistryError> {
-        Err(self.not_found(format!("manifest {r}")))
-    }
-    async fn blob(&self, _: &Repository, d: &Digest, _: usize) -> Result<Bytes, RegistryError> {
-        Err(self.not_found(format!("blob {d}")))
-    }
-    async fn referrers(
-        &self,
-        _: &Repository,
-        d: &Digest,
-    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
-        Err(self.not_found(format!("referrers of {d}")))
-    }
-    async fn tags(&self, _: &Repository, _: usize) -> Result<(Vec<String>, bool), RegistryError> {
-        Err(self.not_found("tags".into()))
-    }
-}
-
-const POLICY: &str = r#"
-name: local
-images: ["registry.test/**"]
-signatures:
-  authorities:
-    - name: ci
-      keyless:
-        issuer: https://token.actions.githubusercontent.com
-        subject: https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main
-"#;
+/// A tag the registry does not know: a request that gets through fails at `resolve`.
+const IMAGE: &str = r#"{"image":"registry.test/app:missing"}"#;
 
 struct Fixture {
     app: axum::Router,
-    registry: Arc<CountingRegistry>,
+    registry: Arc<MemoryRegistry>,
     issuer: TestIssuer,
 }
 
@@ -127,15 +73,8 @@ fn fixture_with(issuer: TestIssuer, auth_yaml: &str, cooldown: Duration) -> Fixt
         ..AuthSettings::default()
     };
     let authenticator = Authenticator::new(&auth, &settings).unwrap();
-    let policy = Policy::from_yaml(POLICY, Path::new("local.yaml")).unwrap();
-    let registry = Arc::new(CountingRegistry::default());
-    let gate = Gate::new(
-        PolicySet::new(vec![policy]).unwrap(),
-        registry.clone(),
-        Arc::new(shipgate::evidence::ecr_findings::AwsScanFindings::new()),
-        Arc::new(Verifier::new(Arc::new(TrustRoot::public_good().unwrap()))),
-        GateSettings::default(),
-    );
+    let registry = Arc::new(MemoryRegistry::default());
+    let gate = gate(POLICY, registry.clone());
     Fixture {
         app: app(AppState::with_auth(gate, Arc::new(authenticator))),
         registry,
@@ -151,12 +90,20 @@ fn fixture() -> Fixture {
 }
 
 async fn post(app: &axum::Router, authorization: Option<&str>) -> (StatusCode, HeaderMap, Value) {
+    post_headers(app, authorization.as_slice()).await
+}
+
+/// A decision request with one `Authorization` header per item of `authorizations`.
+async fn post_headers(
+    app: &axum::Router,
+    authorizations: &[&str],
+) -> (StatusCode, HeaderMap, Value) {
     let mut request = Request::builder()
         .method("POST")
         .uri("/v1/decisions")
         .header("content-type", "application/json");
-    if let Some(a) = authorization {
-        request = request.header(header::AUTHORIZATION, a);
+    for a in authorizations {
+        request = request.header(header::AUTHORIZATION, *a);
     }
     let response = app
         .clone()

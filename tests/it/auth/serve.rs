@@ -1,6 +1,7 @@
 //! The real `shipgate serve` binary: no `auth` means loopback only; with `auth` it may listen
 //! anywhere and refuses callers without a token.
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use shipgate_test_support::free_port;
 
 use super::{token_hash, STATIC_TOKEN};
+use crate::common::serve::ServeProcess;
 
 /// Runs `shipgate serve` with these arguments until it exits or `limit` passes.
 fn serve_exit(args: &[&str], limit: Duration) -> (Option<i32>, String) {
@@ -72,21 +74,18 @@ fn serve_with_a_static_token_listens_on_any_address() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .args(["serve", "--listen", &format!("0.0.0.0:{port}"), "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start shipgate serve");
-    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("0.0.0.0:{port}");
+    let mut serve = ServeProcess::start(
+        [
+            OsStr::new("--listen"),
+            OsStr::new(&listen),
+            OsStr::new("--config"),
+            config.as_os_str(),
+        ],
+        port,
+    );
+    let base = serve.base.clone();
     let http = crate::common::oci::agent();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/healthz")).call().is_err() {
-        assert!(Instant::now() < deadline, "serve did not come up");
-        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let post = |token: Option<&str>| {
         let mut request = http
             .post(format!("{base}/v1/decisions"))
@@ -108,15 +107,7 @@ fn serve_with_a_static_token_listens_on_any_address() {
     assert_eq!(status, 401, "{body}");
     let (status, body) = post(Some(STATIC_TOKEN));
     assert_eq!(status, 200, "{body}");
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = serve.stop_and_logs();
     assert!(logs.contains("static tokens [pipeline]"), "{logs}");
     assert!(logs.contains("caller refused"), "{logs}");
     assert!(

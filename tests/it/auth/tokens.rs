@@ -1,11 +1,15 @@
 //! Static tokens, malformed `Authorization` headers, what stays open, and `auth` configuration
 //! errors at load.
 
-use axum::http::StatusCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::http::{header, StatusCode};
 use serde_json::json;
 use shipgate::config::ServeConfig;
+use shipgate_test_support::oidc::TestIssuer;
 
-use super::{bearer, fixture, get_text, token_hash, STATIC_TOKEN};
+use super::{bearer, fixture, fixture_with, get_text, post_headers, token_hash, STATIC_TOKEN};
 
 #[tokio::test]
 async fn static_tokens_and_malformed_headers() {
@@ -56,6 +60,23 @@ async fn static_tokens_and_malformed_headers() {
         "larger than 16384 bytes",
     )
     .await;
+    // Two headers, even when one holds the right token: which one counts is not guessed.
+    for pair in [
+        [bearer(STATIC_TOKEN), bearer("sg-other")],
+        [bearer("sg-other"), bearer(STATIC_TOKEN)],
+    ] {
+        let (status, headers, body) = post_headers(&f.app, &[&pair[0], &pair[1]]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("exactly one"),
+            "{body}"
+        );
+        assert!(headers.contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(f.registry.calls.load(Ordering::SeqCst), 0);
+    }
     assert_eq!(
         f.issuer.jwks_fetches(),
         0,
@@ -68,7 +89,7 @@ async fn static_tokens_and_malformed_headers() {
     let (status, metrics) = get_text(&f.app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        metrics.contains("shipgate_refused_callers_total{reason=\"unauthenticated\"} 7"),
+        metrics.contains("shipgate_refused_callers_total{reason=\"unauthenticated\"} 9"),
         "{metrics}"
     );
     assert!(
@@ -77,6 +98,29 @@ async fn static_tokens_and_malformed_headers() {
     );
     assert_eq!(get_text(&f.app, "/healthz").await.0, StatusCode::OK);
     assert_eq!(get_text(&f.app, "/readyz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_jwt_is_refused_when_only_static_tokens_are_configured() {
+    let issuer = TestIssuer::start();
+    let auth = format!(
+        "tokens:\n  - name: pipeline\n    sha256: \"{}\"\n",
+        token_hash(STATIC_TOKEN)
+    );
+    let f = fixture_with(issuer, &auth, Duration::from_secs(3600));
+    let jwt = f.issuer.token(&f.good_claims());
+    f.expect_refused(
+        Some(&bearer(&jwt)),
+        StatusCode::UNAUTHORIZED,
+        "JWTs are not accepted here",
+    )
+    .await;
+    assert_eq!(
+        f.issuer.jwks_fetches(),
+        0,
+        "an unconfigured issuer is never contacted"
+    );
+    f.expect_decided(&bearer(STATIC_TOKEN)).await;
 }
 
 #[test]

@@ -3,8 +3,10 @@
 
 pub mod attest;
 pub mod cosign;
+pub mod ecr_stub;
 pub mod moto;
 pub mod oci;
 pub mod private_sigstore;
 pub mod registry;
 pub mod replay;
+pub mod serve;

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_ecr::error::DisplayErrorContext;
+use aws_sdk_ecr::types::ImageIdentifier;
 use serde_json::Value;
 use shipgate::evidence::ecr_findings::AwsScanFindings;
 use shipgate::registry::LoaderHook;
@@ -166,6 +168,44 @@ impl Moto {
             .unwrap_or_else(|e| panic!("POST {url}: {e}"));
         assert_eq!(status, 201, "moto refused the scan findings");
     }
+}
+
+/// The digest's tags in `repo`, sorted; panics if the digest is gone (tests of the quarantine
+/// check that nothing is ever deleted).
+pub async fn tags(client: &aws_sdk_ecr::Client, repo: &str, digest: &str) -> Vec<String> {
+    let out = client
+        .describe_images()
+        .repository_name(repo)
+        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{repo}@{digest} is gone: {}", DisplayErrorContext(&e)));
+    let mut tags = out.image_details()[0].image_tags().to_vec();
+    tags.sort();
+    tags
+}
+
+/// Adds `tag` to an existing digest, as `docker push` of the same image would.
+pub async fn add_tag(client: &aws_sdk_ecr::Client, repo: &str, digest: &str, tag: &str) {
+    let got = client
+        .batch_get_image()
+        .repository_name(repo)
+        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("moto BatchGetImage: {}", DisplayErrorContext(&e)));
+    let manifest = got.images()[0]
+        .image_manifest()
+        .expect("moto returns the manifest")
+        .to_string();
+    client
+        .put_image()
+        .repository_name(repo)
+        .image_manifest(manifest)
+        .image_tag(tag)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("moto PutImage: {}", DisplayErrorContext(&e)));
 }
 
 /// A loader hook for an endpoint (moto or a stub), with dummy static credentials.

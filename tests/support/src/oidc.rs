@@ -31,9 +31,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-/// GitHub Actions' issuer, for claims that name it (its tokens cannot be minted here).
-pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
-
 /// How a minted token is signed.
 pub enum Signature {
     /// With the private key of this `kid` (RSA keys sign RS256, EC keys ES256), whatever the
