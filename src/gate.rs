@@ -365,6 +365,10 @@ impl Gate {
                         .as_ref()
                         .map(crate::evidence::base_hints::from_attestations)
                         .unwrap_or_default();
+                    let hint_errors = attestations
+                        .as_ref()
+                        .map(|a| a.errors.clone())
+                        .unwrap_or_default();
                     Some(
                         crate::evidence::base_image::collect(
                             self.inner.registry.as_ref(),
@@ -372,6 +376,7 @@ impl Gate {
                             &digest,
                             &base_patterns,
                             &hints,
+                            &hint_errors,
                         )
                         .await,
                     )

@@ -454,13 +454,16 @@ impl Fetcher<'_> {
 
 /// Reads the image's layers and resolves every pattern's candidates. Never fails: what could
 /// not be read is recorded, and the check turns it into `error`. `hints` (from provenance)
-/// add candidates for repository patterns and are resolved first among a tag pattern's tags.
+/// add candidates for repository patterns and are resolved first among a tag pattern's tags;
+/// `hint_errors` (attestation locations that could not be read) make a repository pattern's
+/// candidate list incomplete, so they are its errors.
 pub async fn collect(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,
     patterns: &[&BasePattern],
     hints: &[BaseHint],
+    hint_errors: &[String],
 ) -> BaseImageEvidence {
     let mut fetcher = Fetcher {
         registry,
@@ -587,6 +590,9 @@ pub async fn collect(
                     .iter()
                     .filter(|(n, d)| pattern.covers(n, d.as_ref()))
                     .collect();
+                found.errors.extend(hint_errors.iter().map(|e| {
+                    format!("the image's attestations could not all be read, so a base its provenance names may be missing: {e}")
+                }));
                 if covered.is_empty() {
                     found.notes.push(
                         "a repository pattern without a tag is checked only against the bases the image's `org.opencontainers.image.base.name` annotation or its provenance's dependencies name, and they name none in a matching repository".to_string(),

@@ -320,6 +320,108 @@ fn provenance_dependencies_find_candidates_for_repository_globs_but_layers_decid
     assert_eq!(candidates.len(), 1, "{evidence}");
 }
 
+/// The real registry client, except that the image's `.att` tag cannot be read.
+struct AttestationsUnreadable(shipgate::registry::RegistryClient);
+
+#[async_trait::async_trait]
+impl shipgate::registry::Registry for AttestationsUnreadable {
+    async fn resolve(
+        &self,
+        repo: &shipgate::reference::Repository,
+        reference: &str,
+    ) -> Result<(shipgate::reference::Digest, String), shipgate::registry::RegistryError> {
+        self.0.resolve(repo, reference).await
+    }
+    async fn manifest(
+        &self,
+        repo: &shipgate::reference::Repository,
+        reference: &str,
+    ) -> Result<Option<shipgate::registry::Manifest>, shipgate::registry::RegistryError> {
+        if reference.ends_with(".att") {
+            return Err(shipgate::registry::RegistryError::Other(
+                "HTTP 503 from the registry".into(),
+            ));
+        }
+        self.0.manifest(repo, reference).await
+    }
+    async fn blob(
+        &self,
+        repo: &shipgate::reference::Repository,
+        digest: &shipgate::reference::Digest,
+        max: usize,
+    ) -> Result<bytes::Bytes, shipgate::registry::RegistryError> {
+        self.0.blob(repo, digest, max).await
+    }
+    async fn referrers(
+        &self,
+        repo: &shipgate::reference::Repository,
+        subject: &shipgate::reference::Digest,
+    ) -> Result<Option<Vec<shipgate::registry::Descriptor>>, shipgate::registry::RegistryError>
+    {
+        self.0.referrers(repo, subject).await
+    }
+    async fn tags(
+        &self,
+        repo: &shipgate::reference::Repository,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), shipgate::registry::RegistryError> {
+        self.0.tags(repo, limit).await
+    }
+}
+
+/// A repository pattern can only find the bases the image names; when its attestations cannot
+/// be read, a base its provenance names may be missing, so "no base matched" is not a verdict.
+#[test]
+fn unreadable_attestations_make_a_repository_pattern_an_error_not_a_fail() {
+    use std::sync::Arc;
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let golden = push_image(&url, "golden/java", "21");
+    push_image_with_layers(&url, "app/quiet", "v1", &golden.layers, 1);
+    let policy_yaml = policy(&host, &[format!("{host}/golden/**")], &[]);
+    let client = || {
+        shipgate::registry::RegistryClient::new(shipgate::registry::RegistryConfig {
+            insecure_hosts: vec![host.clone()],
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let make = |registry: Arc<dyn shipgate::registry::Registry>| {
+        shipgate::gate::Gate::new(
+            shipgate::policy::PolicySet::new(vec![Policy::from_yaml(
+                &policy_yaml,
+                Path::new("p.yaml"),
+            )
+            .unwrap()])
+            .unwrap(),
+            registry,
+            Arc::new(shipgate::evidence::ecr_findings::AwsScanFindings::new()),
+            Arc::new(shipgate::verify::Verifier::new(Arc::new(
+                shipgate::verify::TrustRoot::public_good().unwrap(),
+            ))),
+            shipgate::gate::GateSettings::default(),
+        )
+    };
+    // Readable and empty: a fail, the image names no base.
+    expect(
+        &decide(&make(Arc::new(client())), &format!("{host}/app/quiet:v1")),
+        CheckResult::Fail,
+        &["compared with 0 candidates"],
+    );
+    // Unreadable: an error that says why.
+    expect(
+        &decide(
+            &make(Arc::new(AttestationsUnreadable(client()))),
+            &format!("{host}/app/quiet:v1"),
+        ),
+        CheckResult::Error,
+        &[
+            "the image's attestations could not all be read, so a base its provenance names may be missing",
+            "HTTP 503",
+        ],
+    );
+}
+
 #[test]
 fn deny_wins_over_allow() {
     let reg = TestRegistry::start();
