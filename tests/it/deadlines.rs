@@ -1,0 +1,1 @@
+//! Issue 10 tests (see the module docs once written).
