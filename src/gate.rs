@@ -59,6 +59,12 @@ pub enum RequestError {
     Reference(#[from] crate::reference::ReferenceError),
     #[error("no policy named `{0}` is loaded")]
     UnknownPolicy(String),
+    /// Too many evaluations are running: 503 with `Retry-After` over HTTP; nothing was decided.
+    #[error("the gate is at its limit of {limit} concurrent evaluations; retry in {retry_after_seconds} s")]
+    Overloaded {
+        limit: usize,
+        retry_after_seconds: u64,
+    },
 }
 
 /// What the caller asks.
