@@ -30,9 +30,20 @@ impl CacheKey {
     }
 }
 
+/// What one evaluation left: its decision and when its evidence started to be collected, or
+/// `None` when its deadline passed first (the work was dropped, and nothing is cached).
+type Outcome = Option<(Decision, Instant)>;
+
 enum Entry {
-    InFlight(Shared<BoxFuture<'static, Decision>>),
-    Done { decision: Decision, until: Instant },
+    /// Running until its deadline at the latest.
+    InFlight {
+        outcome: Shared<BoxFuture<'static, Outcome>>,
+        deadline: Instant,
+    },
+    Done {
+        decision: Decision,
+        until: Instant,
+    },
 }
 
 pub struct DecisionCache {
@@ -75,8 +86,21 @@ impl DecisionCache {
     }
 
     /// A fresh cached decision, the result of an evaluation already running for `key`, or the
-    /// result of running `evaluate` (which later callers then share).
-    pub async fn get_or_evaluate<F>(&self, key: CacheKey, evaluate: F) -> Decision
+    /// result of the evaluation `start` returns (which later callers then share).
+    ///
+    /// The evaluation runs on its own task, so a caller who gives up (client disconnect) does
+    /// not cancel what others wait for; but it is dropped at `deadline` — its registry requests
+    /// with it — and then answers `Ok(None)`, which is never cached. A finished decision is
+    /// reused until its TTL counted from when its evidence began to be collected, not from when
+    /// it finished, so a slow evaluation is not served for longer than its evidence is fresh.
+    /// `start` is called only when there is no decision to share; its error (e.g. the gate is
+    /// at its limit of concurrent evaluations) is returned as is.
+    pub async fn get_or_evaluate<F, E>(
+        &self,
+        key: CacheKey,
+        deadline: Instant,
+        start: impl FnOnce() -> Result<F, E>,
+    ) -> Result<Option<Decision>, E>
     where
         F: Future<Output = Decision> + Send + 'static,
     {
@@ -87,55 +111,93 @@ impl DecisionCache {
                     self.hits.fetch_add(1, Ordering::Relaxed);
                     let mut d = decision.clone();
                     d.cached = true;
-                    return d;
+                    return Ok(Some(d));
                 }
-                Some(Entry::InFlight(f)) => {
+                // One whose deadline passed has nothing to share (its callers may all have
+                // gone before they could remove it): evaluate afresh.
+                Some(Entry::InFlight { outcome, deadline })
+                    if *deadline > Instant::now() && outcome.peek().is_none() =>
+                {
                     self.coalesced.fetch_add(1, Ordering::Relaxed);
-                    f.clone()
+                    outcome.clone()
                 }
                 _ => {
+                    let evaluate = start()?;
                     self.misses.fetch_add(1, Ordering::Relaxed);
-                    // Run on its own task so that a caller who gives up (client disconnect)
-                    // does not cancel the evaluation others are waiting for.
-                    let task = tokio::spawn(evaluate);
+                    let task = tokio::spawn(async move {
+                        let collected_from = Instant::now();
+                        let deadline = tokio::time::Instant::from_std(deadline);
+                        tokio::time::timeout_at(deadline, evaluate)
+                            .await
+                            .ok()
+                            .map(|d| (d, collected_from))
+                    });
                     let f = async move {
-                        task.await
-                            .unwrap_or_else(|e| panic_decision(&e.to_string()))
+                        task.await.unwrap_or_else(|e| {
+                            Some((panic_decision(&e.to_string()), Instant::now()))
+                        })
                     }
                     .boxed()
                     .shared();
-                    entries.insert(key.clone(), Entry::InFlight(f.clone()));
+                    entries.insert(
+                        key.clone(),
+                        Entry::InFlight {
+                            outcome: f.clone(),
+                            deadline,
+                        },
+                    );
                     f
                 }
             }
         };
-        let decision = shared.await;
+        let outcome = shared.clone().await;
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((decision, collected_from)) = outcome else {
+            // Past its deadline: forget it, so that the next request evaluates afresh.
+            if is_ours(entries.get(&key), &shared) {
+                entries.remove(&key);
+            }
+            return Ok(None);
+        };
         let ttl = if decision.passed() {
             self.pass_ttl
         } else {
             self.fail_ttl
         };
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if matches!(entries.get(&key), Some(Entry::InFlight(_))) {
+        let until = collected_from + ttl;
+        if is_ours(entries.get(&key), &shared) {
+            if until <= Instant::now() {
+                // Its evidence is already older than the TTL allows.
+                entries.remove(&key);
+                return Ok(Some(decision));
+            }
             if entries.len() >= self.capacity {
                 let now = Instant::now();
                 entries.retain(|_, e| !matches!(e, Entry::Done { until, .. } if *until <= now));
                 if entries.len() >= self.capacity {
                     // Keep only evaluations still running; a finished one whose callers all
                     // went away would otherwise stay forever.
-                    entries.retain(|_, e| matches!(e, Entry::InFlight(f) if f.peek().is_none()));
+                    entries.retain(|_, e| {
+                        matches!(e, Entry::InFlight { outcome, deadline }
+                            if outcome.peek().is_none() && *deadline > now)
+                    });
                 }
             }
             entries.insert(
                 key,
                 Entry::Done {
                     decision: decision.clone(),
-                    until: Instant::now() + ttl,
+                    until,
                 },
             );
         }
-        decision
+        Ok(Some(decision))
     }
+}
+
+/// Whether `entry` is the evaluation `shared` (and not a newer one that replaced it).
+fn is_ours(entry: Option<&Entry>, shared: &Shared<BoxFuture<'static, Outcome>>) -> bool {
+    matches!(entry, Some(Entry::InFlight { outcome, .. }) if outcome.ptr_eq(shared))
 }
 
 /// An evaluation that panicked still answers: with a fail that says so.
@@ -152,7 +214,8 @@ fn panic_decision(why: &str) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::sync::Arc;
 
     fn decision(pass: bool) -> Decision {
@@ -169,6 +232,29 @@ mod tests {
         CacheKey(format!("k{n}"))
     }
 
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    /// The cache's answer to `work`, started if nothing is shared or cached.
+    async fn ask<F>(
+        cache: &DecisionCache,
+        k: CacheKey,
+        deadline: Instant,
+        work: F,
+    ) -> Option<Decision>
+    where
+        F: Future<Output = Decision> + Send + 'static,
+    {
+        match cache
+            .get_or_evaluate(k, deadline, || Ok::<_, Infallible>(work))
+            .await
+        {
+            Ok(d) => d,
+            Err(never) => match never {},
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_requests_share_one_evaluation_and_then_hit() {
         let cache = Arc::new(DecisionCache::new(
@@ -181,22 +267,21 @@ mod tests {
         for _ in 0..8 {
             let (cache, runs) = (cache.clone(), runs.clone());
             handles.push(tokio::spawn(async move {
-                cache
-                    .get_or_evaluate(key(1), async move {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        decision(true)
-                    })
-                    .await
+                ask(&cache, key(1), far(), async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    decision(true)
+                })
+                .await
             }));
         }
         for h in handles {
-            assert!(h.await.unwrap().passed());
+            assert!(h.await.unwrap().unwrap().passed());
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        let again = cache
-            .get_or_evaluate(key(1), async { decision(false) })
-            .await;
+        let again = ask(&cache, key(1), far(), async { decision(false) })
+            .await
+            .unwrap();
         assert!(again.passed() && again.cached);
         let s = cache.stats();
         assert_eq!((s.misses, s.coalesced + s.hits), (1, 8));
@@ -205,18 +290,18 @@ mod tests {
     #[tokio::test]
     async fn failures_expire_sooner_and_panics_become_errors() {
         let cache = DecisionCache::new(Duration::from_secs(60), Duration::ZERO, 10);
-        assert!(!cache
-            .get_or_evaluate(key(2), async { decision(false) })
+        assert!(!ask(&cache, key(2), far(), async { decision(false) })
             .await
+            .unwrap()
             .passed());
         // Zero TTL for failures: the next call evaluates again.
-        assert!(cache
-            .get_or_evaluate(key(2), async { decision(true) })
+        assert!(ask(&cache, key(2), far(), async { decision(true) })
             .await
+            .unwrap()
             .passed());
-        let d = cache
-            .get_or_evaluate(key(3), async { panic!("boom") })
-            .await;
+        let d = ask(&cache, key(3), far(), async { panic!("boom") })
+            .await
+            .unwrap();
         assert!(!d.passed());
         assert_eq!(d.checks[0].check, "internal");
     }
@@ -225,10 +310,91 @@ mod tests {
     async fn capacity_is_bounded() {
         let cache = DecisionCache::new(Duration::from_secs(60), Duration::from_secs(60), 3);
         for n in 0..10 {
-            cache
-                .get_or_evaluate(key(n), async { decision(true) })
-                .await;
+            ask(&cache, key(n), far(), async { decision(true) }).await;
         }
         assert!(cache.entries.lock().unwrap().len() <= 3);
+    }
+
+    /// Sets its flag when dropped: shows that the work itself was cancelled.
+    struct DropFlag(Arc<AtomicBool>);
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn work_past_its_deadline_is_dropped_and_never_cached() {
+        let cache = DecisionCache::new(Duration::from_secs(60), Duration::from_secs(60), 10);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (flag, done) = (DropFlag(dropped.clone()), finished.clone());
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let answer = ask(&cache, key(4), deadline, async move {
+            let _flag = flag;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            done.store(true, Ordering::SeqCst);
+            decision(true)
+        })
+        .await;
+        assert!(answer.is_none(), "a late evaluation has no answer");
+        // The work was dropped at the deadline, not left running on its task.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(dropped.load(Ordering::SeqCst));
+        assert!(!finished.load(Ordering::SeqCst));
+        // Nothing was cached: the next request evaluates again (and may fail).
+        let next = ask(&cache, key(4), far(), async { decision(false) })
+            .await
+            .unwrap();
+        assert!(!next.passed() && !next.cached);
+    }
+
+    #[tokio::test]
+    async fn ttl_counts_from_when_the_evidence_was_collected() {
+        // A 300 ms pass TTL and an evaluation that takes 400 ms: its evidence is already too
+        // old to reuse when it finishes, so the next request evaluates again.
+        let cache = DecisionCache::new(Duration::from_millis(300), Duration::ZERO, 10);
+        let slow = ask(&cache, key(5), far(), async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            decision(true)
+        })
+        .await
+        .unwrap();
+        assert!(slow.passed());
+        let next = ask(&cache, key(5), far(), async { decision(false) })
+            .await
+            .unwrap();
+        assert!(!next.cached && !next.passed());
+
+        // A quick evaluation is reused, but only until its collection time + TTL.
+        ask(&cache, key(6), far(), async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            decision(true)
+        })
+        .await;
+        assert!(
+            ask(&cache, key(6), far(), async { decision(false) })
+                .await
+                .unwrap()
+                .cached
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let expired = ask(&cache, key(6), far(), async { decision(false) })
+            .await
+            .unwrap();
+        assert!(!expired.cached && !expired.passed());
+    }
+
+    #[tokio::test]
+    async fn a_refused_start_is_returned_and_leaves_nothing_behind() {
+        let cache = DecisionCache::new(Duration::from_secs(60), Duration::from_secs(60), 10);
+        let refused = cache
+            .get_or_evaluate(key(7), far(), || {
+                Err::<std::future::Ready<Decision>, _>("busy")
+            })
+            .await;
+        assert_eq!(refused.err(), Some("busy"));
+        assert!(cache.entries.lock().unwrap().is_empty());
+        assert_eq!(cache.stats().misses, 0);
     }
 }

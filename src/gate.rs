@@ -37,6 +37,9 @@ pub struct GateSettings {
     pub cache_fail_ttl: Duration,
     pub cache_capacity: usize,
     pub collect: CollectLimits,
+    /// Most evaluations (tag resolutions and evidence collections) running at once; past it a
+    /// request is refused with `RequestError::Overloaded` rather than queued.
+    pub max_concurrent_evaluations: usize,
 }
 
 impl Default for GateSettings {
@@ -48,6 +51,7 @@ impl Default for GateSettings {
             cache_fail_ttl: Duration::from_secs(5),
             cache_capacity: 10_000,
             collect: CollectLimits::default(),
+            max_concurrent_evaluations: 64,
         }
     }
 }
@@ -72,8 +76,19 @@ pub enum RequestError {
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub image: String,
+    /// "This policy must also be met": the named policy must be one of those governing the
+    /// image, and the verdict is still that of every governing policy (it can only add a
+    /// condition, never drop one).
     #[serde(default)]
     pub policy: Option<String>,
+}
+
+/// The policies a request is judged by.
+struct Selection {
+    /// Every loaded policy that governs the image.
+    governing: Vec<Arc<Policy>>,
+    /// Set when the request named a policy that does not govern the image: a fail.
+    unmet_request: Option<String>,
 }
 
 #[derive(Clone)]
@@ -88,6 +103,8 @@ struct Inner {
     verifier: Arc<Verifier>,
     settings: GateSettings,
     cache: DecisionCache,
+    /// One permit per running evaluation (see `GateSettings::max_concurrent_evaluations`).
+    evaluations: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gate {
@@ -105,6 +122,9 @@ impl Gate {
             settings.cache_fail_ttl,
             settings.cache_capacity,
         );
+        let evaluations = Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_evaluations.max(1),
+        ));
         Gate {
             inner: Arc::new(Inner {
                 policies,
@@ -113,6 +133,7 @@ impl Gate {
                 verifier,
                 settings,
                 cache,
+                evaluations,
             }),
         }
     }
@@ -129,7 +150,10 @@ impl Gate {
     pub async fn decide(&self, request: &DecisionRequest) -> Result<Decision, RequestError> {
         let started = Instant::now();
         let image: ImageRef = request.image.trim().parse()?;
-        let policies = self.select_policies(&image, request.policy.as_deref())?;
+        let Selection {
+            governing: policies,
+            unmet_request,
+        } = self.select_policies(&image, request.policy.as_deref())?;
         let refs: Vec<PolicyRef> = policies
             .iter()
             .map(|p| PolicyRef {
@@ -139,6 +163,17 @@ impl Gate {
             })
             .collect();
 
+        // Decided before any network call: a requested policy that does not apply can only fail.
+        if let Some(reason) = unmet_request {
+            let check = Check::new("policy-match", None, CheckResult::Fail, reason);
+            return Ok(Decision::conclude(
+                request.image.clone(),
+                None,
+                refs,
+                vec![check],
+                started,
+            ));
+        }
         // Decided before any network call: the gate never fetches from a host no policy names.
         if policies.is_empty() {
             let (result, reason) = match self.inner.settings.unmatched {
@@ -168,17 +203,21 @@ impl Gate {
         }
 
         let budget = self.inner.settings.timeout;
+        let deadline = self.deadline(started);
         let work = self.resolve_and_evaluate(&image, &policies, &refs, request, started);
-        match tokio::time::timeout(budget, work).await {
-            Ok(decision) => Ok(decision),
-            Err(_) => {
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), work).await {
+            Ok(Ok(Some(decision))) => Ok(decision),
+            Ok(Err(overloaded)) => Err(overloaded),
+            // Either the resolution or the shared evaluation ran out of time; the work was
+            // dropped with it (and nothing was cached).
+            Ok(Ok(None)) | Err(_) => {
                 let check = Check::new(
                     "timeout",
                     None,
                     CheckResult::Error,
                     format!(
-                        "the evaluation did not finish within {} s (registry {} slow or unreachable?); retry, or raise the gate's timeout",
-                        budget.as_secs(),
+                        "the evaluation did not finish within {:.1} s (registry {} slow or unreachable?); retry, or raise the gate's timeout",
+                        budget.as_secs_f64(),
                         image.repository.registry
                     ),
                 );
@@ -193,27 +232,60 @@ impl Gate {
         }
     }
 
+    /// When an evaluation started at `started` must end; a timeout too large to add is, in
+    /// practice, no bound.
+    fn deadline(&self, started: Instant) -> Instant {
+        started
+            .checked_add(self.inner.settings.timeout)
+            .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600))
+    }
+
+    /// A permit to run registry work, or `Overloaded` at once: excess load is refused quickly
+    /// instead of queueing (each evaluation holds connections and memory until it ends).
+    fn evaluation_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RequestError> {
+        self.inner
+            .evaluations
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| RequestError::Overloaded {
+                limit: self.inner.settings.max_concurrent_evaluations,
+                retry_after_seconds: 1,
+            })
+    }
+
+    /// Every policy that governs the image: the verdict always comes from all of them. A
+    /// policy named in the request can only add a condition (it must be one of them), never
+    /// narrow the set — otherwise naming an audit-mode or weaker policy would turn a fail
+    /// into a pass.
     fn select_policies(
         &self,
         image: &ImageRef,
         named: Option<&str>,
-    ) -> Result<Vec<Arc<Policy>>, RequestError> {
-        match named {
-            None => Ok(self.inner.policies.governing(&image.repository)),
-            Some(name) => {
-                let policy = self
-                    .inner
-                    .policies
-                    .get(name)
-                    .ok_or_else(|| RequestError::UnknownPolicy(name.to_string()))?;
-                // A named policy still only applies to images it governs.
-                Ok(if policy.governs(&image.repository) {
-                    vec![policy.clone()]
-                } else {
-                    Vec::new()
-                })
-            }
-        }
+    ) -> Result<Selection, RequestError> {
+        let governing = self.inner.policies.governing(&image.repository);
+        let Some(name) = named else {
+            return Ok(Selection {
+                governing,
+                unmet_request: None,
+            });
+        };
+        let policy = self
+            .inner
+            .policies
+            .get(name)
+            .ok_or_else(|| RequestError::UnknownPolicy(name.to_string()))?;
+        let unmet_request = (!governing.iter().any(|p| p.name == policy.name)).then(|| {
+            format!(
+                "policy `{name}` was requested but does not govern {}: the image is outside its \
+                 `images` patterns, so it cannot pass under it; check the image name, or add its \
+                 repository to the policy",
+                image.repository
+            )
+        });
+        Ok(Selection {
+            governing,
+            unmet_request,
+        })
     }
 
     async fn resolve_and_evaluate(
@@ -223,16 +295,17 @@ impl Gate {
         refs: &[PolicyRef],
         request: &DecisionRequest,
         started: Instant,
-    ) -> Decision {
+    ) -> Result<Option<Decision>, RequestError> {
         // A digest is already what every check is about; only a tag needs the registry.
         let digest = match &image.digest {
             Some(d) => d.clone(),
-            None => match self
-                .inner
-                .registry
-                .resolve(&image.repository, image.tag_or_latest())
-                .await
-            {
+            None => match {
+                let _permit = self.evaluation_permit()?;
+                self.inner
+                    .registry
+                    .resolve(&image.repository, image.tag_or_latest())
+                    .await
+            } {
                 Ok((digest, _media_type)) => digest,
                 Err(e) => {
                     let check = Check::new(
@@ -241,13 +314,13 @@ impl Gate {
                         CheckResult::Error,
                         format!("could not resolve {image} to a digest: {e}"),
                     );
-                    return Decision::conclude(
+                    return Ok(Some(Decision::conclude(
                         request.image.clone(),
                         None,
                         refs.to_vec(),
                         vec![check],
                         started,
-                    );
+                    )));
                 }
             },
         };
@@ -259,17 +332,26 @@ impl Gate {
         let refs = refs.to_vec();
         let name = request.image.clone();
         let digest_for_eval = digest.clone();
-        let mut decision = self
+        let deadline = self.deadline(started);
+        let decision = self
             .inner
             .cache
-            .get_or_evaluate(key, async move {
-                gate.evaluate(name, repo, digest_for_eval, policies, refs, started)
-                    .await
+            .get_or_evaluate(key, deadline, || {
+                let permit = self.evaluation_permit()?;
+                Ok::<_, RequestError>(async move {
+                    let decision = gate
+                        .evaluate(name, repo, digest_for_eval, policies, refs, started)
+                        .await;
+                    drop(permit);
+                    decision
+                })
             })
-            .await;
+            .await?;
         // A shared or cached evaluation may have been asked for by another name of the image.
-        decision.image = request.image.clone();
-        decision
+        Ok(decision.map(|mut d| {
+            d.image = request.image.clone();
+            d
+        }))
     }
 
     /// Collects the evidence the policies need (once, concurrently) and judges it.
@@ -297,11 +379,7 @@ impl Gate {
             start_scan: scans.iter().any(|v| v.start_scan),
             gate_timeout: self.inner.settings.timeout,
             // A timeout too large to add is, in practice, no bound.
-            gate_deadline: tokio::time::Instant::from_std(
-                started
-                    .checked_add(self.inner.settings.timeout)
-                    .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600)),
-            ),
+            gate_deadline: tokio::time::Instant::from_std(self.deadline(started)),
         });
         // Signatures come from the registry, findings from ECR: independent, so concurrent.
         // Every policy's base-image patterns, collected once (the evidence is keyed by pattern).

@@ -14,6 +14,7 @@ mod github_action;
 mod hostile_server;
 mod http_api;
 mod outbound;
+mod packaging;
 mod provenance;
 mod quarantine;
 mod registry_client;
