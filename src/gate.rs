@@ -299,13 +299,7 @@ impl Gate {
         // A digest is already what every check is about; only a tag needs the registry.
         let digest = match &image.digest {
             Some(d) => d.clone(),
-            None => match {
-                let _permit = self.evaluation_permit()?;
-                self.inner
-                    .registry
-                    .resolve(&image.repository, image.tag_or_latest())
-                    .await
-            } {
+            None => match self.resolve(image).await? {
                 Ok((digest, _media_type)) => digest,
                 Err(e) => {
                     let check = Check::new(
@@ -352,6 +346,20 @@ impl Gate {
             d.image = request.image.clone();
             d
         }))
+    }
+
+    /// The digest `image`'s tag points at now, under an evaluation permit (a resolution is
+    /// registry work like any other).
+    async fn resolve(
+        &self,
+        image: &ImageRef,
+    ) -> Result<Result<(Digest, String), crate::registry::RegistryError>, RequestError> {
+        let _permit = self.evaluation_permit()?;
+        Ok(self
+            .inner
+            .registry
+            .resolve(&image.repository, image.tag_or_latest())
+            .await)
     }
 
     /// Collects the evidence the policies need (once, concurrently) and judges it.
