@@ -39,7 +39,7 @@ const ISSUER: &str = "https://token.actions.githubusercontent.com";
 fn suite() -> PathBuf {
     std::env::var_os("SHIPGATE_TEST_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"))
         .join("sigstore-conformance/assets/bundle-verify")
 }
 

@@ -5,7 +5,7 @@
 //! - `verify/bundle-v03` (sigstore-rs's real cosign v3 bundle);
 //! - `evaluate/…`: choosing the policies for an image and judging collected evidence.
 //!
-//! Run: `cargo bench --bench verify` (reads `../shared/vectors`).
+//! Run: `cargo bench --bench verify` (reads `tests/data/vectors`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use shipgate::verify::{TrustRoot, Verifier};
 fn vectors() -> PathBuf {
     std::env::var_os("SHIPGATE_TEST_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors"))
 }
 
 fn dump() -> PathBuf {

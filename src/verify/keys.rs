@@ -255,7 +255,7 @@ mod tests {
 
     fn key(name: &str) -> PublicKey {
         let path = format!(
-            "{}/../shared/vectors/connaisseur/test-testdata-cosign/{name}",
+            "{}/tests/data/vectors/connaisseur/test-testdata-cosign/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         PublicKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -763,7 +763,7 @@ mod tests {
 
     const CONFORMANCE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/sigstore-conformance/assets/bundle-verify"
+        "/tests/data/vectors/sigstore-conformance/assets/bundle-verify"
     );
 
     fn json(path: &str) -> serde_json::Value {

@@ -1,5 +1,5 @@
 //! End-to-end checks of `Verifier::verify_signature` on real, third-party Sigstore data
-//! (`../shared/vectors`), with tampered variants for the negative cases.
+//! (`tests/data/vectors`, copied from the shared vectors), with tampered variants for the negative cases.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use crate::reference::Digest;
 
 use super::*;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors");
 const TESTIMAGE: &str = "connaisseur/test-testdata-cosign/securesystemsengineering/testimage";
 const KEYLESS_DIGEST: &str =
     "sha256:31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee";

@@ -672,7 +672,7 @@ mod tests {
 
     const CONFORMANCE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/sigstore-conformance/assets/bundle-verify"
+        "/tests/data/vectors/sigstore-conformance/assets/bundle-verify"
     );
     const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

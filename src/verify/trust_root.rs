@@ -298,7 +298,7 @@ mod tests {
 
     fn vectors(path: &str) -> Vec<u8> {
         std::fs::read(format!(
-            "{}/../shared/vectors/{path}",
+            "{}/tests/data/vectors/{path}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

@@ -1,4 +1,4 @@
-//! Every bundle case of `../shared/vectors/cases.json` (bundles collected from sigstore-go,
+//! Every bundle case of `tests/data/vectors/cases.json` (bundles collected from sigstore-go,
 //! sigstore-rs, cosign, the GitHub CLI and slsa-verifier) through the real
 //! `shipgate verify-bundle`, with its expected result. The sigstore-conformance cases are left to
 //! `conformance.rs`, which runs them the way that suite's runner does; legacy image signatures

@@ -1,7 +1,7 @@
 //! Real signatures nobody on this project made, through the whole gate:
 //! - the connaisseur registry dump (legacy cosign `.sig` signatures: keyless with a Rekor SET,
 //!   and key-signed by alice/bob/charlie), replayed by a loopback server, every
-//!   `legacy-image-signature` case of `../shared/vectors/cases.json` with its expected result;
+//!   `legacy-image-signature` case of `tests/data/vectors/cases.json` with its expected result;
 //! - sigstore-rs's real cosign v3 bundle, attached through the referrers tag fallback of the
 //!   real `docker-registry`.
 

@@ -23,11 +23,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use shipgate::reference::Digest;
 
-/// The shared test vectors (`SHIPGATE_TEST_VECTORS` overrides `/work/shared/vectors`).
+/// The test vectors in the repository (`tests/data/vectors`; `SHIPGATE_TEST_VECTORS` overrides).
 pub fn vectors_dir() -> PathBuf {
     std::env::var_os("SHIPGATE_TEST_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/vectors"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors"))
+        })
 }
 
 /// The connaisseur registry dump of `securesystemsengineering/testimage`.
