@@ -75,16 +75,21 @@ enum Output {
 #[derive(Args, Clone, Default, Debug)]
 pub struct GateArgs {
     /// A registry (HOST:PORT) that may be reached over plain HTTP. Repeatable.
-    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST:PORT",
+        env = "SHIPGATE_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
     pub insecure_registries: Vec<String>,
     /// A private Sigstore trusted_root.json (default: the embedded public-good root).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "SHIPGATE_TRUSTED_ROOT")]
     pub trusted_root: Option<PathBuf>,
     /// What to do with an image that no policy governs.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "SHIPGATE_UNMATCHED")]
     pub unmatched: Option<Unmatched>,
     /// Time budget of one evaluation, in seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", env = "SHIPGATE_TIMEOUT")]
     pub timeout: Option<u64>,
 }
 
@@ -105,13 +110,14 @@ struct CheckArgs {
 struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080). Without `auth` in --config, only a
     /// loopback address is allowed.
-    #[arg(long)]
+    #[arg(long, env = "SHIPGATE_LISTEN")]
     listen: Option<String>,
-    /// Policy files or directories (default: ./policies when it exists).
-    #[arg(long)]
+    /// Policy files or directories (default: ./policies when it exists). In the environment,
+    /// a comma-separated list.
+    #[arg(long, env = "SHIPGATE_POLICIES", value_delimiter = ',')]
     policies: Vec<PathBuf>,
-    /// A YAML configuration file; flags override it.
-    #[arg(long)]
+    /// A YAML configuration file; flags and the environment override it.
+    #[arg(long, env = "SHIPGATE_CONFIG")]
     config: Option<PathBuf>,
     #[command(flatten)]
     gate: GateArgs,

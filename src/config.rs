@@ -13,8 +13,9 @@ pub struct ServeConfig {
     /// Address to listen on, e.g. `127.0.0.1:8080`.
     #[serde(default)]
     pub listen: Option<String>,
-    /// Policy files or directories (relative to this file).
-    #[serde(default)]
+    /// Policy files or directories (relative to this file): one path, or a list of them.
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany")]
     pub policies: Vec<PathBuf>,
     /// Registries (`HOST:PORT`) that may be reached over plain HTTP.
     #[serde(default)]
@@ -122,5 +123,36 @@ impl ServeConfig {
                 .map_err(|e| anyhow::anyhow!("{}: auth: {e}", path.display()))?;
         }
         Ok(config)
+    }
+}
+
+/// `policies: ./policies` and `policies: [a.yaml, b/]` both mean a list of paths.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => Ok(vec![p]),
+        OneOrMany::Many(ps) => Ok(ps),
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+#[cfg(test)]
+mod policies_field_tests {
+    use super::*;
+
+    #[test]
+    fn one_path_or_a_list() {
+        let one: ServeConfig = serde_yaml::from_str("policies: ./policies").unwrap();
+        assert_eq!(one.policies, [PathBuf::from("./policies")]);
+        let many: ServeConfig = serde_yaml::from_str("policies: [a.yaml, b/]").unwrap();
+        assert_eq!(many.policies, [PathBuf::from("a.yaml"), PathBuf::from("b/")]);
+        let none: ServeConfig = serde_yaml::from_str("listen: 127.0.0.1:1").unwrap();
+        assert!(none.policies.is_empty());
+        assert!(serde_yaml::from_str::<ServeConfig>("policies: {a: 1}").is_err());
     }
 }

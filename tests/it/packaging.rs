@@ -85,3 +85,72 @@ fn the_container_image_ships_no_policy_for_private_addresses() {
         );
     }
 }
+
+/// Container and Lambda users configure through the environment: `SHIPGATE_LISTEN`,
+/// `SHIPGATE_POLICIES` (comma-separated), `SHIPGATE_CONFIG`, `SHIPGATE_TIMEOUT`, ….
+#[test]
+fn serve_takes_its_configuration_from_the_environment() {
+    use crate::common::registry::free_port;
+    use crate::common::serve::ServeProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "name: only\nimages: [\"registry.test/**\"]\nsignatures:\n  authorities:\n    - name: x\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: https://github.com/acme/x/.github/workflows/r.yml@refs/heads/main\n";
+    std::fs::write(dir.path().join("only.yaml"), policy).unwrap();
+    // A config file that names one path (not a list) for its policies, as users write it.
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "policies: ./only.yaml\ntimeoutSeconds: 7\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let config = dir.path().join("config.yaml");
+    let serve = ServeProcess::start_with_env(
+        std::iter::empty::<&str>(),
+        [
+            ("SHIPGATE_LISTEN", listen.as_str()),
+            ("SHIPGATE_CONFIG", config.to_str().unwrap()),
+        ],
+        port,
+    );
+    let mut ready = crate::common::oci::agent()
+        .get(format!("{}/readyz", serve.base))
+        .call()
+        .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["policies"], 1, "{body}");
+    drop(serve);
+
+    // SHIPGATE_POLICIES overrides the configuration file's list.
+    let other = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        std::fs::write(
+            other.path().join(format!("{name}.yaml")),
+            policy.replace("name: only", &format!("name: {name}")),
+        )
+        .unwrap();
+    }
+    let both = format!(
+        "{},{}",
+        other.path().join("a.yaml").display(),
+        other.path().join("b.yaml").display()
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = ServeProcess::start_with_env(
+        std::iter::empty::<&str>(),
+        [
+            ("SHIPGATE_LISTEN", listen.as_str()),
+            ("SHIPGATE_CONFIG", config.to_str().unwrap()),
+            ("SHIPGATE_POLICIES", both.as_str()),
+        ],
+        port,
+    );
+    let mut ready = crate::common::oci::agent()
+        .get(format!("{}/readyz", serve.base))
+        .call()
+        .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["policies"], 2, "{body}");
+}

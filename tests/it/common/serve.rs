@@ -24,6 +24,18 @@ impl ServeProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::start_with_env(args, std::iter::empty::<(&str, &str)>(), port)
+    }
+
+    /// [`start`](Self::start) with `env` added to the process's environment.
+    pub fn start_with_env<I, S, E, K, V>(args: I, env: E, port: u16) -> ServeProcess
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+        E: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
         // `option_env!`: this module is also compiled into `examples/seed_signed_image`, where
         // cargo defines no binary path.
         let Some(binary) = option_env!("CARGO_BIN_EXE_shipgate") else {
@@ -33,6 +45,7 @@ impl ServeProcess {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .arg("serve")
             .args(args)
+            .envs(env)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
