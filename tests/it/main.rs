@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per concern (linking the AWS SDK once, not per file).
 
+mod action_install;
 mod auth;
 mod base_images;
 mod cases;
