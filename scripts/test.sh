@@ -44,9 +44,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo deny --log-level error check licenses bans sources
 # The workflows and the infrastructure templates.
 .venv/bin/actionlint .github/workflows/*.yml
-if [ -d deploy ]; then
-  .venv/bin/cfn-lint deploy/**/*.yaml
-fi
+./deploy/lint.sh
 log=$(mktemp)
 set +e
 cargo test --workspace 2>&1 | tee "$log"
