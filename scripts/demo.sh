@@ -71,9 +71,12 @@ if [ -z "$registry_pid" ]; then
   cat "$work/registry.log" >&2
   exit 1
 fi
-echo "registry: http://$reg (docker-registry, storage in $work/data)"
+echo "registry: http://$reg (Debian's docker-registry, storage in a temporary directory)"
 
 "$seed" "http://$reg" "$work"
+echo
+echo "\$ cat policy.yaml"
+cat "$work/policy.yaml"
 
 # Run from the seeded directory, so that the commands shown are the ones a reader would type.
 check() {
