@@ -41,5 +41,8 @@ fn main() {
     );
     std::fs::write(out.join("policy.yaml"), policy).expect("policy");
     println!("pushed {host}/demo/app:signed ({}), signed", signed.digest);
-    println!("pushed {host}/demo/app:unsigned ({}), not signed", unsigned.digest);
+    println!(
+        "pushed {host}/demo/app:unsigned ({}), not signed",
+        unsigned.digest
+    );
 }
