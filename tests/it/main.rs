@@ -7,6 +7,7 @@ mod cases;
 mod common;
 mod conformance;
 mod deadlines;
+mod docs_examples;
 mod ecr_findings;
 mod evidence_bounds;
 mod fixtures_selftest;
