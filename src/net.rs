@@ -196,9 +196,7 @@ impl HostPattern {
             return Err(bad("write a host or host:port, not a URL"));
         }
         let (host, port) = if let Some(rest) = trimmed.strip_prefix('[') {
-            let (inside, after) = rest
-                .split_once(']')
-                .ok_or_else(|| bad("unclosed `[`"))?;
+            let (inside, after) = rest.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
@@ -212,7 +210,10 @@ impl HostPattern {
             }
         };
         let port = match port {
-            Some(p) => Some(p.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?,
+            ),
             None => None,
         };
         let host = host.to_ascii_lowercase();
@@ -278,8 +279,7 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -395,14 +395,17 @@ impl reqwest::dns::Resolve for HopResolver {
                 return Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs);
             }
             let first_refused = found.iter().find(|a| is_non_public(a.ip())).copied();
-            let public: Vec<std::net::SocketAddr> =
-                found.into_iter().filter(|a| !is_non_public(a.ip())).collect();
+            let public: Vec<std::net::SocketAddr> = found
+                .into_iter()
+                .filter(|a| !is_non_public(a.ip()))
+                .collect();
             match (public.is_empty(), first_refused) {
                 (false, _) => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
                 (true, Some(addr)) => Err(Box::new(HopRefusal::NonPublic {
                     host,
                     address: addr.ip().to_string(),
-                }) as Box<dyn std::error::Error + Send + Sync>),
+                })
+                    as Box<dyn std::error::Error + Send + Sync>),
                 (true, None) => Err(format!("{host} has no addresses").into()),
             }
         })
@@ -428,25 +431,63 @@ mod tests {
     #[test]
     fn non_public_addresses() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00::1",
-            "fc00::5", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
-            "240.0.0.1", "192.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fc00::5",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "240.0.0.1",
+            "192.0.0.1",
         ] {
             assert!(is_non_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["52.216.1.1", "8.8.8.8", "2600:1f18::1", "::ffff:52.216.1.1", "100.128.0.1"] {
+        for ip in [
+            "52.216.1.1",
+            "8.8.8.8",
+            "2600:1f18::1",
+            "::ffff:52.216.1.1",
+            "100.128.0.1",
+        ] {
             assert!(!is_non_public(ip.parse().unwrap()), "{ip}");
         }
     }
 
     #[test]
     fn host_patterns() {
-        let m = |p: &str, u: &str| HostPattern::parse(p).unwrap().matches(&Url::parse(u).unwrap());
-        assert!(m("*.blob.core.windows.net", "https://acct.blob.core.windows.net/x"));
-        assert!(!m("*.blob.core.windows.net", "https://a.b.blob.core.windows.net/x"));
-        assert!(!m("*.blob.core.windows.net", "https://blob.core.windows.net/x"));
-        assert!(!m("*.blob.core.windows.net", "https://acct.blob.core.windows.net.evil.io/x"));
+        let m = |p: &str, u: &str| {
+            HostPattern::parse(p)
+                .unwrap()
+                .matches(&Url::parse(u).unwrap())
+        };
+        assert!(m(
+            "*.blob.core.windows.net",
+            "https://acct.blob.core.windows.net/x"
+        ));
+        assert!(!m(
+            "*.blob.core.windows.net",
+            "https://a.b.blob.core.windows.net/x"
+        ));
+        assert!(!m(
+            "*.blob.core.windows.net",
+            "https://blob.core.windows.net/x"
+        ));
+        assert!(!m(
+            "*.blob.core.windows.net",
+            "https://acct.blob.core.windows.net.evil.io/x"
+        ));
         assert!(m(
             "prod-*-starport-layer-bucket.s3.*.amazonaws.com",
             "https://prod-eu-west-1-starport-layer-bucket.s3.eu-west-1.amazonaws.com/a?b"
@@ -468,8 +509,7 @@ mod tests {
 
     #[test]
     fn hop_policy_refuses_unknown_hosts_and_private_literals() {
-        let p = HopPolicy::new(&["127.0.0.1:6002".into(), "*.corp.example".into()], false)
-            .unwrap();
+        let p = HopPolicy::new(&["127.0.0.1:6002".into(), "*.corp.example".into()], false).unwrap();
         let check = |u: &str| p.check(&Url::parse(u).unwrap());
         assert_eq!(check("https://auth.docker.io/token"), Ok(()));
         assert_eq!(check("https://s.corp.example/x"), Ok(()));
@@ -488,9 +528,15 @@ mod tests {
         let text = check("http://127.0.0.1:6002/").unwrap_err().to_string();
         assert!(text.contains("outbound.allowPrivateNetworks"), "{text}");
         let text = check("https://evil.example/x").unwrap_err().to_string();
-        assert!(text.contains("outbound.allowHosts") && text.contains("evil.example"), "{text}");
+        assert!(
+            text.contains("outbound.allowHosts") && text.contains("evil.example"),
+            "{text}"
+        );
         let open = HopPolicy::new(&["127.0.0.1:6002".into()], true).unwrap();
-        assert_eq!(open.check(&Url::parse("http://127.0.0.1:6002/").unwrap()), Ok(()));
+        assert_eq!(
+            open.check(&Url::parse("http://127.0.0.1:6002/").unwrap()),
+            Ok(())
+        );
     }
 
     #[tokio::test]
@@ -499,7 +545,10 @@ mod tests {
         let r = HopResolver {
             overrides: std::collections::HashMap::from([(
                 "mixed.test".to_string(),
-                vec!["10.0.0.1:0".parse().unwrap(), "52.216.1.1:0".parse().unwrap()],
+                vec![
+                    "10.0.0.1:0".parse().unwrap(),
+                    "52.216.1.1:0".parse().unwrap(),
+                ],
             )]),
             allow_private_networks: false,
         };
@@ -509,7 +558,11 @@ mod tests {
             .err()
             .expect("localhost is refused");
         assert!(err.to_string().contains("allowPrivateNetworks"), "{err}");
-        let addrs: Vec<_> = r.resolve("mixed.test".parse().unwrap()).await.unwrap().collect();
+        let addrs: Vec<_> = r
+            .resolve("mixed.test".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
         assert_eq!(addrs, vec!["52.216.1.1:0".parse().unwrap()]);
         let open = HopResolver {
             overrides: Default::default(),

@@ -148,9 +148,7 @@ impl EcrClients {
                 "`{region}` is not an AWS region (expected e.g. `eu-west-1`): check the ECR registry host"
             )));
         }
-        let now = self
-            .uses
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut clients = self.clients.lock().await;
         if let Some((c, used)) = clients.get_mut(region) {
             *used = now;
@@ -319,10 +317,9 @@ mod tests {
         // Static credentials and a fixed endpoint: nothing here may reach for AWS.
         let clients = EcrClients::new(
             Some(Arc::new(|l: aws_config::ConfigLoader| {
-                l.endpoint_url("http://127.0.0.1:9")
-                    .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-                        "AKIDTEST", "secret", None, None, "test",
-                    ))
+                l.endpoint_url("http://127.0.0.1:9").credentials_provider(
+                    aws_sdk_ecr::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+                )
             })),
             false,
         );

@@ -190,7 +190,9 @@ fn hold_permit(resp: Response, permit: OwnedSemaphorePermit) -> Response {
         Err(e) => Response::from(
             axum::http::Response::builder()
                 .status(StatusCode::BAD_GATEWAY)
-                .body(reqwest::Body::from(format!("cannot re-wrap the response: {e}")))
+                .body(reqwest::Body::from(format!(
+                    "cannot re-wrap the response: {e}"
+                )))
                 .unwrap_or_default(),
         ),
     }

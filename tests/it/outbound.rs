@@ -248,7 +248,11 @@ async fn a_token_realm_on_another_port_is_refused_unless_configured() {
     )
     .unwrap();
 
-    let c = client_with(&[&registry, &token_host], OutboundConfig::default(), Some(&cfg));
+    let c = client_with(
+        &[&registry, &token_host],
+        OutboundConfig::default(),
+        Some(&cfg),
+    );
     let err = c.resolve(&r, "v1").await.unwrap_err().to_string();
     assert!(
         err.contains("token service")
@@ -256,7 +260,11 @@ async fn a_token_realm_on_another_port_is_refused_unless_configured() {
             && err.contains("outbound.allowHosts"),
         "{err}"
     );
-    let c = client_with(&[&registry, &token_host], allow(&[&token_host], false), Some(&cfg));
+    let c = client_with(
+        &[&registry, &token_host],
+        allow(&[&token_host], false),
+        Some(&cfg),
+    );
     let err = c.resolve(&r, "v1").await.unwrap_err().to_string();
     assert!(err.contains("outbound.allowPrivateNetworks"), "{err}");
     assert!(
@@ -264,7 +272,11 @@ async fn a_token_realm_on_another_port_is_refused_unless_configured() {
         "no credentials left for a refused token service"
     );
 
-    let c = client_with(&[&registry, &token_host], allow(&[&token_host], true), Some(&cfg));
+    let c = client_with(
+        &[&registry, &token_host],
+        allow(&[&token_host], true),
+        Some(&cfg),
+    );
     assert_eq!(c.resolve(&r, "v1").await.unwrap().0, Digest::of(MANIFEST));
     assert_eq!(
         auth_seen.lock().unwrap().as_slice(),
@@ -377,7 +389,11 @@ async fn an_ecr_host_with_a_made_up_region_is_an_error_not_a_client() {
         ..Default::default()
     })
     .unwrap();
-    let err = c.resolve(&repo(&made_up), "v1").await.unwrap_err().to_string();
+    let err = c
+        .resolve(&repo(&made_up), "v1")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not an AWS region"), "{err}");
 }
 
@@ -433,7 +449,12 @@ async fn through_the_gate_a_refused_hop_is_an_error_never_a_pass() {
     )
     .unwrap();
     let image = format!("{registry}/team/app:v1");
-    let insecure = ["--insecure-registry", &registry, "--insecure-registry", &store];
+    let insecure = [
+        "--insecure-registry",
+        &registry,
+        "--insecure-registry",
+        &store,
+    ];
 
     let (code, d) = tokio::task::spawn_blocking({
         let (image, policy) = (image.clone(), policy.clone());
@@ -459,7 +480,11 @@ async fn through_the_gate_a_refused_hop_is_an_error_never_a_pass() {
     let (code, d) = tokio::task::spawn_blocking({
         let (image, policy, store) = (image.clone(), policy.clone(), store.clone());
         let mut args: Vec<String> = insecure.iter().map(|s| s.to_string()).collect();
-        args.extend(["--allow-outbound-host".into(), store, "--allow-private-networks".into()]);
+        args.extend([
+            "--allow-outbound-host".into(),
+            store,
+            "--allow-private-networks".into(),
+        ]);
         move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             check(&image, &policy, &args)
@@ -480,11 +505,18 @@ async fn through_the_gate_a_refused_hop_is_an_error_never_a_pass() {
 fn a_bad_outbound_host_pattern_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shipgate.yaml");
-    std::fs::write(&path, "outbound:\n  allowHosts: [\"https://cdn.example.com/\"]\n").unwrap();
+    std::fs::write(
+        &path,
+        "outbound:\n  allowHosts: [\"https://cdn.example.com/\"]\n",
+    )
+    .unwrap();
     let err = shipgate::config::ServeConfig::load(&path)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("outbound") && err.contains("not a URL"), "{err}");
+    assert!(
+        err.contains("outbound") && err.contains("not a URL"),
+        "{err}"
+    );
     std::fs::write(
         &path,
         "outbound:\n  allowHosts: [\"*.blob.core.windows.net\"]\n  allowPrivateNetworks: false\n  maxConnectionsPerHost: 4\n",
