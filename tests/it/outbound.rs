@@ -527,3 +527,55 @@ fn a_bad_outbound_host_pattern_is_refused_at_load() {
     assert_eq!(o.allow_hosts, vec!["*.blob.core.windows.net".to_string()]);
     assert_eq!(o.max_connections_per_host, Some(4));
 }
+
+/// The `outbound:` section of the serve configuration reaches the registry client of the real
+/// `shipgate serve`: without it the hop is an error, with it the manifest is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_applies_the_outbound_section_of_its_configuration() {
+    let (store, _) = storage().await;
+    let registry = redirecting_registry(format!("http://{store}/bucket")).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        format!(
+            "name: outbound\nimages: [\"{registry}/**\"]\nsignatures:\n  authorities:\n    - name: ci\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: x\n"
+        ),
+    )
+    .unwrap();
+    let decide = |outbound: &'static str| {
+        let dir = dir.path().to_path_buf();
+        let (registry, store) = (registry.clone(), store.clone());
+        tokio::task::spawn_blocking(move || {
+            let port = crate::common::registry::free_port();
+            let cfg = dir.join("shipgate.yaml");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "listen: 127.0.0.1:{port}\npolicies: [policy.yaml]\ninsecureRegistries: [\"{registry}\", \"{store}\"]\ncacheFailSeconds: 0\n{}",
+                    outbound.replace("STORE", &store)
+                ),
+            )
+            .unwrap();
+            let serve = crate::common::serve::ServeProcess::start(
+                ["--config", cfg.to_str().unwrap()],
+                port,
+            );
+            let mut resp = crate::common::oci::agent()
+                .post(format!("{}/v1/decisions", serve.base))
+                .header("content-type", "application/json")
+                .send(format!(r#"{{"image":"{registry}/team/app:v1"}}"#))
+                .unwrap();
+            serde_json::from_str::<serde_json::Value>(&resp.body_mut().read_to_string().unwrap())
+                .unwrap()
+        })
+    };
+    let d = decide("").await.unwrap();
+    assert_eq!(d["decision"], "fail", "{d}");
+    assert!(reasons(&d).contains("outbound.allowHosts"), "{d}");
+    let d = decide("outbound:\n  allowHosts: [\"STORE\"]\n  allowPrivateNetworks: true\n")
+        .await
+        .unwrap();
+    assert_eq!(d["decision"], "fail", "{d}");
+    assert_eq!(d["digest"], Digest::of(MANIFEST).to_string(), "{d}");
+    assert!(!reasons(&d).contains("outbound."), "{d}");
+}
