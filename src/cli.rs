@@ -91,6 +91,15 @@ pub struct GateArgs {
     /// Time budget of one evaluation, in seconds.
     #[arg(long, value_name = "SECONDS", env = "SHIPGATE_TIMEOUT")]
     pub timeout: Option<u64>,
+    /// A host (`host`, `host:port`, `*` within one DNS label) a registry may redirect to or
+    /// name as its token service, besides the built-in CDN/token hosts. Repeatable; adds to
+    /// `outbound.allowHosts`.
+    #[arg(long = "allow-outbound-host", value_name = "HOST[:PORT]")]
+    pub allow_outbound_hosts: Vec<String>,
+    /// Let registry redirects and token services reach loopback/private/link-local addresses
+    /// (`outbound.allowPrivateNetworks`).
+    #[arg(long)]
+    pub allow_private_networks: bool,
 }
 
 #[derive(Args)]
@@ -338,8 +347,14 @@ pub fn build_gate(
     };
     let mut insecure = config.insecure_registries;
     insecure.extend(args.insecure_registries.iter().cloned());
+    let mut outbound = config.outbound.unwrap_or_default();
+    outbound
+        .allow_hosts
+        .extend(args.allow_outbound_hosts.iter().cloned());
+    outbound.allow_private_networks |= args.allow_private_networks;
     let registry = RegistryClient::new(RegistryConfig {
         insecure_hosts: insecure,
+        outbound,
         ..RegistryConfig::default()
     })?;
     let defaults = GateSettings::default();

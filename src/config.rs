@@ -39,6 +39,28 @@ pub struct ServeConfig {
     /// Who may call `POST /v1/decisions`. Without it the service listens on loopback only.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Where registry-chosen hops (redirects, token services) may go, and connection bounds.
+    #[serde(default)]
+    pub outbound: Option<OutboundConfig>,
+}
+
+/// Outbound requests to registries (see docs/outbound.md). The registry a policy names is
+/// always reachable; these settings govern the hosts *it* sends us to.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutboundConfig {
+    /// Extra hosts a registry may redirect to or name as its token service, besides the
+    /// built-in blob/CDN/token hosts of the big registries: `host` or `host:port`, `*` matching
+    /// within one DNS label (e.g. `*.blob.core.windows.net`).
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Let such hops reach loopback, private, link-local and other non-public addresses
+    /// (default false: the cloud metadata endpoint and the pod's own ports stay out of reach).
+    #[serde(default)]
+    pub allow_private_networks: bool,
+    /// Most connections open at once to one registry or storage host (default 8).
+    #[serde(default)]
+    pub max_connections_per_host: Option<usize>,
 }
 
 /// Caller authentication: a bearer token must be accepted by one of these.
@@ -116,6 +138,17 @@ impl ServeConfig {
         }
         if let Some(root) = &mut config.trusted_root {
             *root = base.join(&*root);
+        }
+        if let Some(outbound) = &config.outbound {
+            // Refused at load: a misspelt host pattern must not silently allow nothing (or all).
+            crate::net::HopPolicy::new(&outbound.allow_hosts, outbound.allow_private_networks)
+                .map_err(|e| anyhow::anyhow!("{}: outbound: {e}", path.display()))?;
+            if outbound.max_connections_per_host == Some(0) {
+                anyhow::bail!(
+                    "{}: outbound: maxConnectionsPerHost must be at least 1",
+                    path.display()
+                );
+            }
         }
         if let Some(auth) = &config.auth {
             // Refused at load, before anything listens: a wrong auth section must not serve.

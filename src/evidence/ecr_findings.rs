@@ -503,7 +503,11 @@ impl ScanFindings for AwsScanFindings {
         target: &ScanTarget,
         next_token: Option<&str>,
     ) -> Result<FindingsPage, EcrCallError> {
-        let client = self.clients.get(&target.region).await;
+        let client = self
+            .clients
+            .get(&target.region)
+            .await
+            .map_err(|e| EcrCallError::Fatal(e.to_string()))?;
         let out = client
             .describe_image_scan_findings()
             .registry_id(&target.registry_id)
@@ -522,7 +526,11 @@ impl ScanFindings for AwsScanFindings {
     }
 
     async fn start_scan(&self, target: &ScanTarget) -> Result<(), EcrCallError> {
-        let client = self.clients.get(&target.region).await;
+        let client = self
+            .clients
+            .get(&target.region)
+            .await
+            .map_err(|e| EcrCallError::Fatal(e.to_string()))?;
         client
             .start_image_scan()
             .registry_id(&target.registry_id)

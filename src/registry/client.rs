@@ -52,6 +52,9 @@ pub struct RegistryConfig {
     pub max_referrer_pages: usize,
     /// Fixed addresses for host names (`host`, address), as `curl --resolve`; mainly for tests.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Where registry-chosen hops may go and how many connections one host gets
+    /// (docs/outbound.md).
+    pub outbound: crate::config::OutboundConfig,
 }
 
 impl Default for RegistryConfig {
@@ -65,6 +68,7 @@ impl Default for RegistryConfig {
             max_blob_bytes: 64 * 1024 * 1024,
             max_referrer_pages: 16,
             resolve: Vec::new(),
+            outbound: crate::config::OutboundConfig::default(),
         }
     }
 }
@@ -72,7 +76,8 @@ impl Default for RegistryConfig {
 /// The real registry client. Cheap to share (`Arc`); caches tokens and credentials.
 pub struct RegistryClient {
     pub(crate) config: RegistryConfig,
-    pub(crate) http: reqwest::Client,
+    /// Outbound clients, hop policy and per-host connection slots (`transport.rs`).
+    pub(crate) outbound: super::transport::Outbound,
     pub(crate) auth: AuthCache,
     pub(crate) creds: Mutex<HashMap<String, (Option<Credentials>, Instant)>>,
     pub(crate) docker_config: tokio::sync::OnceCell<Result<Arc<DockerConfig>, String>>,
@@ -83,20 +88,10 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// A client with ECR credentials from the AWS SDK's standard chain.
     pub fn new(config: RegistryConfig) -> Result<RegistryClient, RegistryError> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("shipgate/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout);
-        for (host, addr) in &config.resolve {
-            builder = builder.resolve(host, *addr);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| RegistryError::Other(format!("cannot build the HTTP client: {e}")))?;
+        let outbound = super::transport::Outbound::new(&config)?;
         Ok(RegistryClient {
             config,
-            http,
+            outbound,
             auth: AuthCache::default(),
             creds: Mutex::new(HashMap::new()),
             docker_config: tokio::sync::OnceCell::new(),

@@ -85,12 +85,45 @@ pub fn decode_token(token: &str) -> Option<Credentials> {
 pub type LoaderHook =
     Arc<dyn Fn(aws_config::ConfigLoader) -> aws_config::ConfigLoader + Send + Sync>;
 
+/// Region name prefixes of the AWS partitions (aws, aws-cn, aws-us-gov, aws-iso*, aws-eusc),
+/// as the SDK's endpoint partition data matches them; the SDK does not expose its list of
+/// regions, so a region is checked by its shape and the client cache is bounded.
+const REGION_PREFIXES: &[&str] = &[
+    "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn", "us-gov", "us-iso", "us-isob",
+    "us-isof", "eu-isoe", "eusc-de",
+];
+
+/// Most SDK clients kept (one per region); the least recently used is dropped beyond this.
+pub const MAX_REGION_CLIENTS: usize = 32;
+
+/// Whether `region` has the shape of an AWS region: a partition prefix, a direction-like word
+/// and a number (`eu-west-1`, `us-gov-east-1`, `cn-northwest-1`).
+pub fn is_plausible_region(region: &str) -> bool {
+    if region.len() > 32 {
+        return false;
+    }
+    let Some((head, number)) = region.rsplit_once('-') else {
+        return false;
+    };
+    let Some((prefix, word)) = head.rsplit_once('-') else {
+        return false;
+    };
+    REGION_PREFIXES.contains(&prefix)
+        && !word.is_empty()
+        && word.bytes().all(|b| b.is_ascii_lowercase())
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// ECR SDK clients, one per region, built on first use with the standard AWS configuration
 /// chain (`AWS_ENDPOINT_URL(_ECR)` is honoured by the SDK itself). Shared shape of everything
-/// here that calls the ECR API.
+/// here that calls the ECR API. Bounded: a registry host with a made-up region is refused, and
+/// at most [`MAX_REGION_CLIENTS`] clients are kept.
 #[derive(Default)]
 pub struct EcrClients {
-    clients: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
+    /// region → (client, last use), for least-recently-used eviction.
+    clients: Mutex<HashMap<String, (aws_sdk_ecr::Client, u64)>>,
+    uses: std::sync::atomic::AtomicU64,
     hook: Option<LoaderHook>,
     /// Whether the SDK retries on its own; off where the caller retries within its own budget.
     sdk_retries: bool,
@@ -102,16 +135,24 @@ impl EcrClients {
     pub fn new(hook: Option<LoaderHook>, sdk_retries: bool) -> EcrClients {
         EcrClients {
             clients: Mutex::default(),
+            uses: std::sync::atomic::AtomicU64::new(0),
             hook,
             sdk_retries,
         }
     }
 
-    /// The client for `region`.
-    pub async fn get(&self, region: &str) -> aws_sdk_ecr::Client {
+    /// The client for `region`; an error for a region that is not shaped like an AWS region.
+    pub async fn get(&self, region: &str) -> Result<aws_sdk_ecr::Client, RegistryError> {
+        if !is_plausible_region(region) {
+            return Err(RegistryError::Other(format!(
+                "`{region}` is not an AWS region (expected e.g. `eu-west-1`): check the ECR registry host"
+            )));
+        }
+        let now = self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(region) {
-            return c.clone();
+        if let Some((c, used)) = clients.get_mut(region) {
+            *used = now;
+            return Ok(c.clone());
         }
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_string()));
@@ -124,8 +165,27 @@ impl EcrClients {
             config = config.retry_config(aws_sdk_ecr::config::retry::RetryConfig::disabled());
         }
         let client = aws_sdk_ecr::Client::from_conf(config.build());
-        clients.insert(region.to_string(), client.clone());
-        client
+        while clients.len() >= MAX_REGION_CLIENTS {
+            let Some(oldest) = clients
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(r, _)| r.clone())
+            else {
+                break;
+            };
+            clients.remove(&oldest);
+        }
+        clients.insert(region.to_string(), (client.clone(), now));
+        Ok(client)
+    }
+
+    /// How many clients are kept.
+    pub async fn len(&self) -> usize {
+        self.clients.lock().await.len()
+    }
+
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
     }
 }
 
@@ -165,7 +225,7 @@ impl EcrTokens for AwsEcrTokens {
             registry: registry.clone(),
             detail,
         };
-        let client = self.clients.get(&host.region).await;
+        let client = self.clients.get(&host.region).await?;
         let out = client
             .get_authorization_token()
             .send()
@@ -220,6 +280,69 @@ mod tests {
         ] {
             assert!(parse_ecr_host(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn region_shapes() {
+        for ok in [
+            "eu-west-1",
+            "us-east-1",
+            "ap-southeast-5",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+            "mx-central-1",
+        ] {
+            assert!(is_plausible_region(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "eu-west",
+            "xx-west-1",
+            "eu-west-123",
+            "eu-w3st-1",
+            "eu--1",
+            "eu-west-1-1",
+            "localhost",
+        ] {
+            assert!(!is_plausible_region(bad), "{bad}");
+        }
+    }
+
+    /// Thousands of made-up (but plausible) regions keep at most `MAX_REGION_CLIENTS`
+    /// clients; implausible ones build none and say why.
+    #[tokio::test]
+    async fn the_client_cache_is_bounded_and_refuses_made_up_regions() {
+        // Static credentials and a fixed endpoint: nothing here may reach for AWS.
+        let clients = EcrClients::new(
+            Some(Arc::new(|l: aws_config::ConfigLoader| {
+                l.endpoint_url("http://127.0.0.1:9").credentials_provider(
+                    aws_sdk_ecr::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+                )
+            })),
+            false,
+        );
+        let word = |mut n: usize| {
+            let mut w = String::new();
+            loop {
+                w.push((b'a' + (n % 26) as u8) as char);
+                n /= 26;
+                if n == 0 {
+                    break w;
+                }
+            }
+        };
+        for n in 0..2000 {
+            clients.get(&format!("eu-{}-1", word(n))).await.unwrap();
+            assert!(clients.len().await <= MAX_REGION_CLIENTS);
+        }
+        assert_eq!(clients.len().await, MAX_REGION_CLIENTS);
+        for bad in ["xx-made-up-9", "eu-west-1.evil", "notaregion"] {
+            let err = clients.get(bad).await.unwrap_err().to_string();
+            assert!(err.contains("not an AWS region"), "{err}");
+        }
+        assert_eq!(clients.len().await, MAX_REGION_CLIENTS);
     }
 
     #[test]

@@ -1,8 +1,19 @@
 //! HTTP plumbing for `RegistryClient`: authenticated requests (401 → challenge → retry),
 //! redirects that never carry registry credentials to another host, bounded bodies, and
 //! status-to-error mapping.
+//!
+//! Outbound limits (docs/outbound.md): hops the registry chooses — a redirect or a token realm
+//! on another origin — go only to allowed hosts and never to non-public addresses (checked on
+//! the URL and again in the resolver the connection uses); every host gets at most
+//! `maxConnectionsPerHost` connections at once, so a registry that accepts and never answers
+//! holds a bounded number of sockets.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
@@ -17,6 +28,12 @@ use super::error::{classify_transport, RegistryError};
 use crate::reference::Repository;
 
 const MAX_REDIRECTS: usize = 5;
+/// Connections open at once to one host when the configuration does not say.
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_HOST: usize = 8;
+/// Hosts whose connection slots are tracked at once; idle ones are forgotten beyond this.
+const MAX_TRACKED_HOSTS: usize = 1024;
+/// Idle pooled connections are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
 const MAX_ERROR_BODY: u64 = 4 * 1024;
 /// How long credentials from a docker config or helper are reused before asking again.
@@ -31,6 +48,161 @@ pub(crate) fn authority(url: &Url) -> String {
         (Some(h), None) => h.to_string(),
         _ => String::new(),
     }
+}
+
+/// The HTTP clients and limits of outbound registry traffic.
+pub(crate) struct Outbound {
+    /// For the registry a policy names (which may well be private or loopback).
+    registry_http: reqwest::Client,
+    /// For hops the registry chooses on other origins: its resolver refuses non-public
+    /// addresses unless `allowPrivateNetworks`.
+    hop_http: reqwest::Client,
+    hops: crate::net::HopPolicy,
+    slots: HostSlots,
+}
+
+impl Outbound {
+    pub(crate) fn new(config: &super::client::RegistryConfig) -> Result<Outbound, RegistryError> {
+        let per_host = config
+            .outbound
+            .max_connections_per_host
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_HOST)
+            .max(1);
+        let hops = crate::net::HopPolicy::new(
+            &config.outbound.allow_hosts,
+            config.outbound.allow_private_networks,
+        )
+        .map_err(|e| RegistryError::Other(format!("outbound configuration: {e}")))?;
+        let base = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("shipgate/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(config.request_timeout)
+                .connect_timeout(config.request_timeout)
+                // Idle sockets are bounded too: no more than the active bound, not kept long.
+                .pool_max_idle_per_host(per_host)
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        };
+        let mut registry = base();
+        for (host, addr) in &config.resolve {
+            registry = registry.resolve(host, *addr);
+        }
+        let mut overrides: HashMap<String, Vec<std::net::SocketAddr>> = HashMap::new();
+        for (host, addr) in &config.resolve {
+            overrides
+                .entry(host.to_ascii_lowercase())
+                .or_default()
+                .push(*addr);
+        }
+        let hop = base().dns_resolver(Arc::new(crate::net::HopResolver {
+            overrides,
+            allow_private_networks: config.outbound.allow_private_networks,
+        }));
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| RegistryError::Other(format!("cannot build the HTTP client: {e}")))
+        };
+        Ok(Outbound {
+            registry_http: build(registry)?,
+            hop_http: build(hop)?,
+            hops,
+            slots: HostSlots {
+                per_host,
+                hosts: std::sync::Mutex::new(HashMap::new()),
+            },
+        })
+    }
+}
+
+/// Connection slots per `scheme://host:port`: a request holds one from before it connects until
+/// its body is read or dropped.
+struct HostSlots {
+    per_host: usize,
+    hosts: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl HostSlots {
+    async fn acquire(
+        &self,
+        url: &Url,
+        wait: Duration,
+        registry: &str,
+        what: &str,
+    ) -> Result<OwnedSemaphorePermit, RegistryError> {
+        let key = format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let slots = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            if !hosts.contains_key(&key) && hosts.len() >= MAX_TRACKED_HOSTS {
+                // Forget hosts nobody holds or waits for (the map's own reference is the only one).
+                hosts.retain(|_, s| Arc::strong_count(s) > 1);
+                if hosts.len() >= MAX_TRACKED_HOSTS {
+                    return Err(RegistryError::Other(format!(
+                        "more than {MAX_TRACKED_HOSTS} registry hosts are being contacted at once; retry later"
+                    )));
+                }
+            }
+            hosts
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+                .clone()
+        };
+        match tokio::time::timeout(wait, slots.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(RegistryError::Other(format!(
+                "the connection slots to {key} were closed"
+            ))),
+            Err(_) => Err(RegistryError::Timeout {
+                registry: registry.to_string(),
+                during: format!(
+                    "{what}: all {} connections to {} were busy",
+                    self.per_host,
+                    authority(url)
+                ),
+                after: wait,
+            }),
+        }
+    }
+}
+
+/// `resp` with `permit` released only when its body has been read or dropped, so that the
+/// bound counts connections that are really in use.
+fn hold_permit(resp: Response, permit: OwnedSemaphorePermit) -> Response {
+    use reqwest::ResponseBuilderExt as _;
+    let mut builder = axum::http::Response::builder()
+        .status(resp.status())
+        .version(resp.version())
+        .url(resp.url().clone());
+    if let Some(headers) = builder.headers_mut() {
+        *headers = resp.headers().clone();
+    }
+    let body = resp.bytes_stream().map(move |chunk| {
+        let _held = &permit;
+        chunk
+    });
+    match builder.body(reqwest::Body::wrap_stream(body)) {
+        Ok(r) => Response::from(r),
+        // Unreachable: status, version and headers come from a valid response.
+        Err(e) => Response::from(
+            axum::http::Response::builder()
+                .status(StatusCode::BAD_GATEWAY)
+                .body(reqwest::Body::from(format!(
+                    "cannot re-wrap the response: {e}"
+                )))
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// The error for a hop the policy refuses.
+fn hop_refused(registry: &str, what: &str, refusal: &crate::net::HopRefusal) -> RegistryError {
+    RegistryError::Other(format!(
+        "registry {registry} sent us to another host for {what}, and shipgate does not follow it: {refusal}"
+    ))
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
@@ -63,9 +235,12 @@ impl RegistryClient {
             .any(|h| h.eq_ignore_ascii_case(authority))
     }
 
-    /// One request, no auth handling; transport errors classified.
+    /// One request, no auth handling; transport errors classified. `hop`: the URL is one the
+    /// registry chose on another origin (already checked against the hop policy).
+    #[allow(clippy::too_many_arguments)]
     async fn raw(
         &self,
+        hop: bool,
         method: Method,
         url: &Url,
         accept: &[&str],
@@ -73,17 +248,37 @@ impl RegistryClient {
         registry: &str,
         what: &str,
     ) -> Result<Response, RegistryError> {
-        let mut req = self.http.request(method.clone(), url.clone());
+        let permit = self
+            .outbound
+            .slots
+            .acquire(url, self.config.request_timeout, registry, what)
+            .await?;
+        let client = if hop {
+            &self.outbound.hop_http
+        } else {
+            &self.outbound.registry_http
+        };
+        let mut req = client.request(method.clone(), url.clone());
         if !accept.is_empty() {
             req = req.header(ACCEPT, accept.join(", "));
         }
         if let Some(a) = authorization {
             req = req.header(AUTHORIZATION, a);
         }
-        tracing::debug!(%method, host = %authority(url), path = url.path(), authenticated = authorization.is_some(), "registry request");
-        req.send()
+        tracing::debug!(%method, host = %authority(url), path = url.path(), authenticated = authorization.is_some(), hop, "registry request");
+        let resp = req
+            .send()
             .await
-            .map_err(|e| classify_transport(&e, registry, what, self.config.request_timeout))
+            .map_err(|e| self.transport_error(&e, registry, what))?;
+        Ok(hold_permit(resp, permit))
+    }
+
+    /// A transport error, naming the hop policy when the resolver refused the address.
+    fn transport_error(&self, err: &reqwest::Error, registry: &str, what: &str) -> RegistryError {
+        match crate::net::hop_refusal(err) {
+            Some(refusal) => hop_refused(registry, what, &refusal),
+            None => classify_transport(err, registry, what, self.config.request_timeout),
+        }
     }
 
     /// A request to the registry of `repo` with pull authorization for it: anonymous or cached
@@ -103,6 +298,7 @@ impl RegistryClient {
         for attempt in 0..2 {
             let resp = self
                 .raw(
+                    false,
                     method.clone(),
                     url,
                     accept,
@@ -124,6 +320,8 @@ impl RegistryClient {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .find_map(parse_challenge);
+            // Give the connection slot back before asking a token service (maybe the same host).
+            drop(resp);
             match challenge {
                 None => {
                     return Err(RegistryError::Unauthorized {
@@ -218,16 +416,29 @@ impl RegistryClient {
             }
             q.append_pair("scope", scope);
         }
-        let creds = self.credentials(registry).await?;
         let what = format!("a pull token for {}", repo.name);
-        let mut req = self.http.get(url.clone());
-        if let Some(c) = &creds {
-            req = req.header(AUTHORIZATION, c.basic_header());
+        // A realm on the registry's own origin is the registry; anywhere else is a hop it
+        // chose, held to the hop policy before any credentials are sent there.
+        let hop = !same_origin(&url, &self.base_url(registry)?);
+        if hop {
+            self.outbound
+                .hops
+                .check(&url)
+                .map_err(|r| hop_refused(registry, "its token service", &r))?;
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| classify_transport(&e, registry, &what, self.config.request_timeout))?;
+        let creds = self.credentials(registry).await?;
+        let basic = creds.as_ref().map(Credentials::basic_header);
+        let resp = self
+            .raw(
+                hop,
+                Method::GET,
+                &url,
+                &[],
+                basic.as_deref(),
+                registry,
+                &what,
+            )
+            .await?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(RegistryError::Unauthorized {
@@ -274,6 +485,7 @@ impl RegistryClient {
                     .await?
             } else {
                 self.raw(
+                    true,
                     method.clone(),
                     &current,
                     &[],
@@ -306,6 +518,12 @@ impl RegistryClient {
                     ),
                     })
                 }
+            }
+            if !same_origin(&next, &origin) {
+                self.outbound
+                    .hops
+                    .check(&next)
+                    .map_err(|r| hop_refused(&repo.registry, what, &r))?;
             }
             current = next;
         }

@@ -154,6 +154,32 @@ fn client_with(insecure: &[&str], docker_config: Option<&std::path::Path>) -> Re
     .with_ecr_tokens(None)
 }
 
+/// Like `client_with`, also letting redirects and token realms reach `hops` (other loopback
+/// ports), as a user configures `outbound.allowHosts` and `allowPrivateNetworks`.
+fn client_allowing_hops(
+    insecure: &[&str],
+    docker_config: Option<&std::path::Path>,
+    hops: &[&str],
+) -> RegistryClient {
+    RegistryClient::new(RegistryConfig {
+        insecure_hosts: insecure.iter().map(|s| s.to_string()).collect(),
+        docker_config: Some(
+            docker_config
+                .map(|p| p.to_path_buf())
+                .unwrap_or_else(|| "/nonexistent/shipgate-test/config.json".into()),
+        ),
+        request_timeout: Duration::from_secs(5),
+        outbound: shipgate::config::OutboundConfig {
+            allow_hosts: hops.iter().map(|s| s.to_string()).collect(),
+            allow_private_networks: true,
+            max_connections_per_host: None,
+        },
+        ..Default::default()
+    })
+    .unwrap()
+    .with_ecr_tokens(None)
+}
+
 fn write_docker_config(dir: &std::path::Path, value: serde_json::Value) -> std::path::PathBuf {
     let p = dir.join("config.json");
     std::fs::write(&p, value.to_string()).unwrap();
@@ -510,7 +536,7 @@ async fn blob_redirects_do_not_carry_registry_credentials_to_storage() {
         matches!(err, RegistryError::InsecureRefused { .. }),
         "{err}"
     );
-    let c = client_with(&[&registry, &storage], Some(&cfg));
+    let c = client_allowing_hops(&[&registry, &storage], Some(&cfg), &[&storage]);
     assert_eq!(
         &c.blob(&r, &digest, 1024).await.unwrap()[..],
         b"stored bytes"
@@ -636,7 +662,7 @@ async fn bearer_token_flow_with_credentials_and_token_caching() {
         dir.path(),
         json!({"auths": {registry_host.clone(): {"username": "alice", "password": PASSWORD}}}),
     );
-    let c = client_with(&[&registry_host, &token_host], Some(&cfg));
+    let c = client_allowing_hops(&[&registry_host, &token_host], Some(&cfg), &[&token_host]);
     assert_eq!(c.resolve(&r, "v1").await.unwrap().0, digest);
     assert!(c.manifest(&r, digest.as_str()).await.unwrap().is_some());
     assert_eq!(token_calls.load(Ordering::SeqCst), 1, "the token is cached");
@@ -654,7 +680,7 @@ async fn bearer_token_flow_with_credentials_and_token_caching() {
         dir.path(),
         json!({"auths": {registry_host.clone(): {"username": "alice", "password": "nope"}}}),
     );
-    let c = client_with(&[&registry_host, &token_host], Some(&cfg));
+    let c = client_allowing_hops(&[&registry_host, &token_host], Some(&cfg), &[&token_host]);
     let err = c.resolve(&r, "v1").await.unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
     assert!(err.to_string().contains("docker login"), "{err}");
