@@ -208,6 +208,7 @@ pub fn provenance_check(
         "attestations_found": found.artifacts.len(),
         "looked_at": found.notes,
         "lookup_errors": found.errors,
+        "truncated": found.truncated,
     });
 
     let good = candidates.iter().find(|(_, _, p)| p.is_empty());
@@ -283,7 +284,7 @@ pub fn provenance_check(
         parts.push(format!("{}: {why}", sources.join("; ")));
     }
     let mut reason = parts.join(". ");
-    let result = if found.errors.is_empty() {
+    let mut result = if found.errors.is_empty() {
         CheckResult::Fail
     } else {
         reason.push_str(&format!(
@@ -292,6 +293,11 @@ pub fn provenance_check(
         ));
         CheckResult::Error
     };
+    // An attestation a bound left unread might have satisfied the policy.
+    if !found.truncated.is_empty() {
+        reason = super::cut_short(&found.truncated, &reason);
+        result = CheckResult::Error;
+    }
     Check::new("provenance", Some(policy), result, reason).with_evidence(evidence)
 }
 
