@@ -276,7 +276,10 @@ fn bound_value(value: &mut serde_json::Value, depth: usize) {
                     .take(MAX_EVIDENCE_ITEMS)
                     .collect();
                 *map = kept;
-                map.insert("…".to_string(), Value::String(format!("{more} more entries")));
+                map.insert(
+                    "…".to_string(),
+                    Value::String(format!("{more} more entries")),
+                );
             }
             // Keys can come from the registry (annotations) too.
             if map.keys().any(|k| k.len() > MAX_EVIDENCE_STRING_BYTES) {
@@ -313,7 +316,9 @@ pub fn bound_checks(mut checks: Vec<Check>) -> Vec<Check> {
     while total(&sizes) > MAX_CHECKS_BYTES {
         // The largest check whose evidence is still there.
         let Some(i) = (0..checks.len())
-            .filter(|&i| !checks[i].evidence.is_null() && checks[i].evidence.get("omitted").is_none())
+            .filter(|&i| {
+                !checks[i].evidence.is_null() && checks[i].evidence.get("omitted").is_none()
+            })
             .max_by_key(|&i| sizes[i])
         else {
             break;
@@ -512,7 +517,9 @@ mod tests {
             deep = serde_json::json!([deep]);
         }
         bound_evidence(&mut deep);
-        assert!(serde_json::to_string(&deep).unwrap().contains("nested too deep"));
+        assert!(serde_json::to_string(&deep)
+            .unwrap()
+            .contains("nested too deep"));
     }
 
     #[test]
@@ -523,7 +530,11 @@ mod tests {
                 Check::new(
                     "signature",
                     Some("a"),
-                    if i == 0 { CheckResult::Error } else { CheckResult::Pass },
+                    if i == 0 {
+                        CheckResult::Error
+                    } else {
+                        CheckResult::Pass
+                    },
                     "r".repeat(100_000),
                 )
                 .with_evidence(serde_json::json!({

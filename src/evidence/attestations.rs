@@ -8,8 +8,8 @@
 use futures::stream::{self, StreamExt as _};
 
 use super::signatures::{
-    quoted_media_type, tag_layers, CollectLimits, SkipNotes, SharedBundles, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
-    CHAIN_ANNOTATION, RFC3161_ANNOTATION,
+    quoted_media_type, tag_layers, CollectLimits, SharedBundles, SkipNotes, BUNDLE_ANNOTATION,
+    CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, RFC3161_ANNOTATION,
 };
 use super::{BundleArtifact, SignatureArtifact};
 use crate::reference::{Digest, Repository};

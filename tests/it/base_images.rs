@@ -752,6 +752,10 @@ fn a_deny_list_cut_short_by_a_bound_is_an_error() {
     expect(
         &d,
         CheckResult::Error,
-        &["could not decide", "limit MAX_TAGS_LISTED", "limit MAX_TAGS_RESOLVED"],
+        &[
+            "could not decide",
+            "limit MAX_TAGS_LISTED",
+            "limit MAX_TAGS_RESOLVED",
+        ],
     );
 }

@@ -58,7 +58,9 @@ fn junk_signature_layers_before_a_valid_one_make_an_error_that_names_the_bound()
     let (result, reason) = signature_check(&d);
     assert_eq!(result, CheckResult::Error, "{}", d.to_text());
     assert!(
-        reason.contains("only the first 32 of 33 signature layers were checked (limit max_signatures)"),
+        reason.contains(
+            "only the first 32 of 33 signature layers were checked (limit max_signatures)"
+        ),
         "{reason}"
     );
     assert!(reason.starts_with("could not decide"), "{reason}");
@@ -81,7 +83,9 @@ fn a_policy_satisfied_by_what_was_read_still_passes_past_the_bound() {
     assert_pass(&d);
     let c = d.checks.iter().find(|c| c.check == "signature").unwrap();
     assert!(
-        c.evidence["truncated"].to_string().contains("limit max_signatures"),
+        c.evidence["truncated"]
+            .to_string()
+            .contains("limit max_signatures"),
         "{}",
         c.evidence
     );
@@ -233,7 +237,9 @@ fn the_referrers_api_listing_is_bounded_in_bytes_descriptors_and_pages() {
         .enable_all()
         .build()
         .expect("runtime");
-    let subject: Digest = format!("sha256:{}", "0".repeat(64)).parse().expect("digest");
+    let subject: Digest = format!("sha256:{}", "0".repeat(64))
+        .parse()
+        .expect("digest");
     let list = |host: &str| {
         let client = RegistryClient::new(RegistryConfig {
             insecure_hosts: vec![host.to_string()],
