@@ -396,4 +396,32 @@ mod tests {
         let (r, none) = split_source_uri("https://github.com/a/b");
         assert_eq!((r.as_str(), none), ("https://github.com/a/b", None));
     }
+
+    #[test]
+    fn attestations_cut_short_by_a_bound_are_an_error_naming_it() {
+        let rule = ProvenancePolicy {
+            authorities: Vec::new(),
+            predicate_type: crate::policy::SLSA_PROVENANCE_V1.into(),
+            builder_id: None,
+            build_type: None,
+            source_repository: None,
+            source_ref: None,
+            workflow_path: None,
+            require_predicates: Vec::new(),
+        };
+        let verifier = Verifier::new(std::sync::Arc::new(
+            crate::verify::TrustRoot::public_good().unwrap(),
+        ));
+        let digest = Digest::of(b"image");
+        let mut found = AttestationCollection::default();
+        let c = provenance_check("p", &rule, &digest, &found, &verifier);
+        assert_eq!(c.result, CheckResult::Fail, "{}", c.reason);
+        found.truncated.push(
+            "only the first 32 of 40 attestations were checked (limit max_signatures)".into(),
+        );
+        let c = provenance_check("p", &rule, &digest, &found, &verifier);
+        assert_eq!(c.result, CheckResult::Error, "{}", c.reason);
+        assert!(c.reason.starts_with("could not decide"), "{}", c.reason);
+        assert!(c.reason.contains("(limit max_signatures)"), "{}", c.reason);
+    }
 }
