@@ -177,6 +177,7 @@ fn benches(c: &mut Criterion) {
         artifacts: legacy(&multi_digest),
         notes: vec![],
         errors: vec![],
+        truncated: vec![],
     };
     let p = set.get("bench").unwrap();
     let rule = p.signatures.as_ref().unwrap();

@@ -127,7 +127,7 @@ impl Decision {
             image,
             digest,
             policies,
-            checks: checks.into(),
+            checks: bound_checks(checks).into(),
             evaluated_at: now_rfc3339(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cached: false,
@@ -209,6 +209,134 @@ impl Decision {
         }
         out
     }
+}
+
+/// Longest reason a check keeps (bytes); longer ones are cut with a marker.
+pub const MAX_REASON_BYTES: usize = 4 * 1024;
+/// Longest string kept anywhere in a check's evidence (bytes).
+pub const MAX_EVIDENCE_STRING_BYTES: usize = 1024;
+/// Most items kept of a list (or entries of an object) in evidence; the rest are counted.
+pub const MAX_EVIDENCE_ITEMS: usize = 32;
+/// Deepest nesting kept in evidence; deeper values are replaced by a marker.
+pub const MAX_EVIDENCE_DEPTH: usize = 8;
+/// What all checks of a decision take at most when serialized (bytes). With the policies,
+/// image and times around them a decision stays well under 64 KiB, whatever a registry sends.
+pub const MAX_CHECKS_BYTES: usize = 56 * 1024;
+/// The reason length used when even evidence-free checks are over [`MAX_CHECKS_BYTES`].
+const MIN_REASON_BYTES: usize = 512;
+
+/// `text` cut to at most `max` bytes (on a character boundary) plus a marker that says how
+/// much was left out, so a reader knows it is not the whole text.
+pub fn truncate_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… [{} more bytes truncated]",
+        &text[..end],
+        text.len() - end
+    )
+}
+
+/// Bounds `value` in place: strings cut, lists and objects capped (an `"… N more"` item or
+/// entry says how many were dropped), nesting cut at [`MAX_EVIDENCE_DEPTH`].
+pub fn bound_evidence(value: &mut serde_json::Value) {
+    bound_value(value, 0);
+}
+
+fn bound_value(value: &mut serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    if depth >= MAX_EVIDENCE_DEPTH && (value.is_array() || value.is_object()) {
+        *value = Value::String("… [nested too deep, omitted]".to_string());
+        return;
+    }
+    match value {
+        Value::String(s) if s.len() > MAX_EVIDENCE_STRING_BYTES => {
+            *s = truncate_text(s, MAX_EVIDENCE_STRING_BYTES);
+        }
+        Value::Array(items) => {
+            if items.len() > MAX_EVIDENCE_ITEMS {
+                let more = items.len() - MAX_EVIDENCE_ITEMS;
+                items.truncate(MAX_EVIDENCE_ITEMS);
+                items.push(Value::String(format!("… {more} more")));
+            }
+            for item in items.iter_mut() {
+                bound_value(item, depth + 1);
+            }
+        }
+        Value::Object(map) => {
+            if map.len() > MAX_EVIDENCE_ITEMS {
+                let more = map.len() - MAX_EVIDENCE_ITEMS;
+                let kept: serde_json::Map<String, Value> = std::mem::take(map)
+                    .into_iter()
+                    .take(MAX_EVIDENCE_ITEMS)
+                    .collect();
+                *map = kept;
+                map.insert(
+                    "…".to_string(),
+                    Value::String(format!("{more} more entries")),
+                );
+            }
+            // Keys can come from the registry (annotations) too.
+            if map.keys().any(|k| k.len() > MAX_EVIDENCE_STRING_BYTES) {
+                let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+                for (k, v) in entries {
+                    map.insert(truncate_text(&k, MAX_EVIDENCE_STRING_BYTES), v);
+                }
+            }
+            for v in map.values_mut() {
+                bound_value(v, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn serialized_len(check: &Check) -> usize {
+    serde_json::to_vec(check).map_or(usize::MAX, |v| v.len())
+}
+
+/// Every check bounded ([`truncate_text`] on the reason, [`bound_evidence`] on the evidence),
+/// then, while all of them together are over [`MAX_CHECKS_BYTES`], the largest evidence is
+/// replaced by a note of its size, and last the reasons are shortened further. Results are
+/// never changed: only what is quoted.
+pub fn bound_checks(mut checks: Vec<Check>) -> Vec<Check> {
+    for c in &mut checks {
+        if c.reason.len() > MAX_REASON_BYTES {
+            c.reason = truncate_text(&c.reason, MAX_REASON_BYTES);
+        }
+        bound_evidence(&mut c.evidence);
+    }
+    let mut sizes: Vec<usize> = checks.iter().map(serialized_len).collect();
+    let total = |sizes: &[usize]| sizes.iter().fold(0usize, |a, b| a.saturating_add(*b));
+    while total(&sizes) > MAX_CHECKS_BYTES {
+        // The largest check whose evidence is still there.
+        let Some(i) = (0..checks.len())
+            .filter(|&i| {
+                !checks[i].evidence.is_null() && checks[i].evidence.get("omitted").is_none()
+            })
+            .max_by_key(|&i| sizes[i])
+        else {
+            break;
+        };
+        let bytes = serde_json::to_vec(&checks[i].evidence).map_or(0, |v| v.len());
+        checks[i].evidence = serde_json::json!({
+            "omitted": format!("{bytes} bytes of evidence left out to keep the decision under {} KiB", MAX_CHECKS_BYTES / 1024 + 8),
+        });
+        sizes[i] = serialized_len(&checks[i]);
+    }
+    if total(&sizes) > MAX_CHECKS_BYTES {
+        for c in &mut checks {
+            if c.reason.len() > MIN_REASON_BYTES {
+                c.reason = truncate_text(&c.reason, MIN_REASON_BYTES);
+            }
+        }
+    }
+    checks
 }
 
 fn now_rfc3339() -> String {
@@ -345,5 +473,90 @@ mod tests {
         assert_eq!(v["checks"][0]["check"], "signature");
         assert_eq!(v["checks"][0]["result"], "pass");
         assert_eq!(v["policies"][0]["sha256"], "sha256:00");
+    }
+
+    #[test]
+    fn truncate_text_cuts_on_a_char_boundary_and_says_how_much() {
+        assert_eq!(truncate_text("short", 10), "short");
+        let t = truncate_text("ééééé", 3);
+        assert_eq!(t, "é… [8 more bytes truncated]");
+        let long = "x".repeat(10_000);
+        let t = truncate_text(&long, 100);
+        assert!(t.starts_with(&"x".repeat(100)));
+        assert!(t.ends_with("… [9900 more bytes truncated]"), "{t}");
+    }
+
+    #[test]
+    fn evidence_lists_strings_and_depth_are_bounded() {
+        let mut v = serde_json::json!({
+            "list": (0..100).collect::<Vec<_>>(),
+            "text": "a".repeat(5000),
+            "ok": [1, 2, 3],
+        });
+        bound_evidence(&mut v);
+        let list = v["list"].as_array().unwrap();
+        assert_eq!(list.len(), MAX_EVIDENCE_ITEMS + 1);
+        assert_eq!(list[MAX_EVIDENCE_ITEMS], "… 68 more");
+        assert!(v["text"].as_str().unwrap().len() < MAX_EVIDENCE_STRING_BYTES + 64);
+        assert!(v["text"].as_str().unwrap().contains("more bytes truncated"));
+        assert_eq!(v["ok"], serde_json::json!([1, 2, 3]));
+
+        let mut map = serde_json::Map::new();
+        for i in 0..100 {
+            map.insert(format!("k{i:03}"), serde_json::json!(i));
+        }
+        map.insert("x".repeat(5000), serde_json::json!(1));
+        let mut v = serde_json::Value::Object(map);
+        bound_evidence(&mut v);
+        let obj = v.as_object().unwrap();
+        assert_eq!(obj.len(), MAX_EVIDENCE_ITEMS + 1);
+        assert_eq!(obj["…"], "69 more entries");
+
+        let mut deep = serde_json::json!(1);
+        for _ in 0..50 {
+            deep = serde_json::json!([deep]);
+        }
+        bound_evidence(&mut deep);
+        assert!(serde_json::to_string(&deep)
+            .unwrap()
+            .contains("nested too deep"));
+    }
+
+    #[test]
+    fn a_decision_stays_small_whatever_the_checks_quote() {
+        // Many checks, each quoting as much as it can: a huge reason, many large strings.
+        let checks: Vec<Check> = (0..40)
+            .map(|i| {
+                Check::new(
+                    "signature",
+                    Some("a"),
+                    if i == 0 {
+                        CheckResult::Error
+                    } else {
+                        CheckResult::Pass
+                    },
+                    "r".repeat(100_000),
+                )
+                .with_evidence(serde_json::json!({
+                    "looked_at": vec!["n".repeat(10_000); 100],
+                    "nested": {"more": vec![vec!["z".repeat(2000); 40]; 40]},
+                }))
+            })
+            .collect();
+        let d = conclude(vec![policy("a", Mode::Enforce)], checks);
+        let bytes = serde_json::to_vec(&d).unwrap();
+        assert!(bytes.len() <= 64 * 1024, "{} bytes", bytes.len());
+        // Results are never changed by bounding: the error still denies.
+        assert_eq!(d.decision, Verdict::Fail);
+        assert_eq!(d.checks.len(), 40);
+        assert!(d.checks[0].reason.contains("more bytes truncated"));
+
+        // A small decision is left exactly as it was.
+        let d = conclude(
+            vec![policy("a", Mode::Enforce)],
+            vec![check(Some("a"), CheckResult::Pass).with_evidence(serde_json::json!({"k": [1]}))],
+        );
+        assert_eq!(d.checks[0].reason, "because");
+        assert_eq!(d.checks[0].evidence, serde_json::json!({"k": [1]}));
     }
 }

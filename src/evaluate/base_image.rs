@@ -50,6 +50,7 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
                     })).collect::<Vec<_>>(),
                     "notes": pc.notes,
                     "errors": pc.errors,
+                    "truncated": pc.truncated,
                 })
             })
             .collect::<Vec<_>>()
@@ -108,6 +109,14 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
         );
     }
     let deny_errors = errors_of(&rule.deny);
+    let truncated_of = |patterns: &[crate::evidence::base_image::BasePattern]| -> Vec<String> {
+        patterns
+            .iter()
+            .filter_map(|p| found.patterns.get(&p.text))
+            .flat_map(|pc| pc.truncated.iter().cloned())
+            .collect()
+    };
+    let deny_truncated = truncated_of(&rule.deny);
 
     let mut built_on = Vec::new();
     let mut missing = Vec::new();
@@ -157,6 +166,17 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
                 deny_errors.join("; ")
             ));
             return check(CheckResult::Error, reason, evidence);
+        }
+        if !deny_truncated.is_empty() {
+            // A denied base among the candidates a bound left out cannot be ruled out.
+            return check(
+                CheckResult::Error,
+                super::cut_short(
+                    &deny_truncated,
+                    &format!("{reason}, and no denied base among the candidates read"),
+                ),
+                evidence,
+            );
         }
         return check(CheckResult::Pass, reason, evidence);
     }
@@ -230,7 +250,15 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
     }
     let mut errors = errors_of(&rule.allow);
     errors.extend(deny_errors);
-    if errors.is_empty() {
+    let allow_truncated = truncated_of(&rule.allow);
+    if !allow_truncated.is_empty() {
+        // An allowed base among the candidates a bound left out might have matched.
+        check(
+            CheckResult::Error,
+            super::cut_short(&allow_truncated, &reason),
+            evidence,
+        )
+    } else if errors.is_empty() {
         check(CheckResult::Fail, reason, evidence)
     } else {
         reason.push_str(&format!(
@@ -289,6 +317,7 @@ mod tests {
                             candidates: c.clone(),
                             notes: vec![],
                             errors: e.clone(),
+                            truncated: vec![],
                         },
                     );
                     pattern

@@ -54,6 +54,7 @@ pub fn signature_check(
         "signatures_found": found.artifacts.len(),
         "looked_at": found.notes,
         "lookup_errors": found.errors,
+        "truncated": found.truncated,
     });
     let count = verified.len();
     if count >= rule.threshold {
@@ -112,7 +113,7 @@ pub fn signature_check(
         }
     }
     // Missing evidence because a lookup failed is "could not decide", not "unsigned".
-    let result = if found.errors.is_empty() {
+    let mut result = if found.errors.is_empty() {
         CheckResult::Fail
     } else {
         reason.push_str(&format!(
@@ -121,7 +122,22 @@ pub fn signature_check(
         ));
         CheckResult::Error
     };
+    // A bound cut the collection short: what was not read might have verified. Said first, so
+    // that it survives when the reason is cut to the decision's size bound.
+    if !found.truncated.is_empty() {
+        reason = cut_short(&found.truncated, &reason);
+        result = CheckResult::Error;
+    }
     Check::new("signature", Some(policy), result, reason).with_evidence(evidence)
+}
+
+/// The reason of a check whose evidence a bound cut short: the bounds first, then what was
+/// found among the evidence that was read.
+pub(crate) fn cut_short(bounds: &[String], found: &str) -> String {
+    format!(
+        "could not decide: evidence collection was cut short ({}), and what was read does not satisfy the policy, so this is not a verdict. Remove stale or junk artifacts, or raise the limit. Among what was read: {found}",
+        bounds.join("; ")
+    )
 }
 
 fn describe(identity: &Identity) -> String {

@@ -208,6 +208,7 @@ pub fn provenance_check(
         "attestations_found": found.artifacts.len(),
         "looked_at": found.notes,
         "lookup_errors": found.errors,
+        "truncated": found.truncated,
     });
 
     let good = candidates.iter().find(|(_, _, p)| p.is_empty());
@@ -283,7 +284,7 @@ pub fn provenance_check(
         parts.push(format!("{}: {why}", sources.join("; ")));
     }
     let mut reason = parts.join(". ");
-    let result = if found.errors.is_empty() {
+    let mut result = if found.errors.is_empty() {
         CheckResult::Fail
     } else {
         reason.push_str(&format!(
@@ -292,6 +293,11 @@ pub fn provenance_check(
         ));
         CheckResult::Error
     };
+    // An attestation a bound left unread might have satisfied the policy.
+    if !found.truncated.is_empty() {
+        reason = super::cut_short(&found.truncated, &reason);
+        result = CheckResult::Error;
+    }
     Check::new("provenance", Some(policy), result, reason).with_evidence(evidence)
 }
 
@@ -389,5 +395,33 @@ mod tests {
         assert_eq!(f.builder_id, None);
         let (r, none) = split_source_uri("https://github.com/a/b");
         assert_eq!((r.as_str(), none), ("https://github.com/a/b", None));
+    }
+
+    #[test]
+    fn attestations_cut_short_by_a_bound_are_an_error_naming_it() {
+        let rule = ProvenancePolicy {
+            authorities: Vec::new(),
+            predicate_type: crate::policy::SLSA_PROVENANCE_V1.into(),
+            builder_id: None,
+            build_type: None,
+            source_repository: None,
+            source_ref: None,
+            workflow_path: None,
+            require_predicates: Vec::new(),
+        };
+        let verifier = Verifier::new(std::sync::Arc::new(
+            crate::verify::TrustRoot::public_good().unwrap(),
+        ));
+        let digest = Digest::of(b"image");
+        let mut found = AttestationCollection::default();
+        let c = provenance_check("p", &rule, &digest, &found, &verifier);
+        assert_eq!(c.result, CheckResult::Fail, "{}", c.reason);
+        found.truncated.push(
+            "only the first 32 of 40 attestations were checked (limit max_signatures)".into(),
+        );
+        let c = provenance_check("p", &rule, &digest, &found, &verifier);
+        assert_eq!(c.result, CheckResult::Error, "{}", c.reason);
+        assert!(c.reason.starts_with("could not decide"), "{}", c.reason);
+        assert!(c.reason.contains("(limit max_signatures)"), "{}", c.reason);
     }
 }

@@ -8,8 +8,8 @@
 use futures::stream::{self, StreamExt as _};
 
 use super::signatures::{
-    tag_layers, CollectLimits, SharedBundles, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION,
-    CHAIN_ANNOTATION, RFC3161_ANNOTATION,
+    quoted_media_type, tag_layers, CollectLimits, SharedBundles, SkipNotes, BUNDLE_ANNOTATION,
+    CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, RFC3161_ANNOTATION,
 };
 use super::{BundleArtifact, SignatureArtifact};
 use crate::reference::{Digest, Repository};
@@ -67,6 +67,9 @@ pub struct AttestationCollection {
     pub notes: Vec<String>,
     /// Failures while looking; non-empty means "unknown", never "not attested".
     pub errors: Vec<String>,
+    /// Bounds that cut the collection short, each naming its limit (see
+    /// `SignatureCollection::truncated`).
+    pub truncated: Vec<String>,
 }
 
 /// Collects the attestations for `digest` in `repo`: the legacy `.att` tag, and the DSSE
@@ -81,18 +84,19 @@ pub async fn collect(
     let (mut out, bundles) = tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
     out.notes.extend(bundles.notes);
     out.errors.extend(bundles.errors);
+    out.truncated.extend(bundles.truncated);
     for a in bundles.artifacts {
         if let SignatureArtifact::Bundle(b) = a {
             out.artifacts.push(AttestationArtifact::Bundle(b));
         }
     }
     if out.artifacts.len() > limits.max_signatures {
-        let skipped = out.artifacts.len() - limits.max_signatures;
-        out.artifacts.truncate(limits.max_signatures);
-        out.notes.push(format!(
-            "{skipped} more attestations skipped (limit {})",
-            limits.max_signatures
+        out.truncated.push(format!(
+            "only the first {} of {} attestations were checked (limit max_signatures)",
+            limits.max_signatures,
+            out.artifacts.len()
         ));
+        out.artifacts.truncate(limits.max_signatures);
     }
     out
 }
@@ -110,23 +114,32 @@ async fn collect_legacy(
         return out;
     };
     let mut candidates = Vec::new();
+    let mut skips = SkipNotes::default();
+    let mut over_limit = 0usize;
     for (i, layer) in layers.iter().enumerate() {
         if layer.media_type != DSSE_MEDIA_TYPE {
-            out.notes.push(format!(
-                "tag {tag}, layer {i}: media type {} is not a DSSE envelope, skipped",
-                layer.media_type
-            ));
+            skips.push(&mut out.notes, || {
+                format!(
+                    "tag {tag}, layer {i}: media type {} is not a DSSE envelope, skipped",
+                    quoted_media_type(&layer.media_type)
+                )
+            });
             continue;
         }
         if candidates.len() >= limits.max_signatures {
-            out.notes.push(format!(
-                "tag {tag}, layer {i}: skipped, over the limit of {} attestations",
-                limits.max_signatures
-            ));
+            over_limit += 1;
             continue;
         }
         let ann = layer.annotations.clone().unwrap_or_default();
         candidates.push((i, layer.digest.clone(), ann));
+    }
+    skips.finish(&mut out.notes, &format!("tag {tag}"));
+    if over_limit > 0 {
+        out.truncated.push(format!(
+            "tag {tag}: only the first {} of {} attestation layers were checked (limit max_signatures)",
+            limits.max_signatures,
+            limits.max_signatures + over_limit
+        ));
     }
     let fetched: Vec<_> = stream::iter(candidates)
         .map(|(i, layer_digest, ann)| {

@@ -60,6 +60,8 @@ pub enum Selector {
     },
     /// `registry/repo/**` without a tag: repositories cannot be listed portably, so only the
     /// base that the image's annotation names (in a matching repository) is a candidate.
+    /// Allowed in `allow` only: it can prove a base, never rule one out (policy load refuses
+    /// it in `deny`).
     Repositories { glob: GlobMatcher },
 }
 
@@ -269,6 +271,9 @@ pub struct PatternCandidates {
     pub notes: Vec<String>,
     /// Lookups that failed: the candidate list may be incomplete.
     pub errors: Vec<String>,
+    /// Bounds that cut the candidate list short, each naming its limit: a base that was not
+    /// considered can be neither allowed nor ruled out.
+    pub truncated: Vec<String>,
 }
 
 /// The `org.opencontainers.image.base.*` annotations of the image, as written.
@@ -537,9 +542,13 @@ pub async fn collect(
                         .push(format!("cannot list the tags of {repository}: {e}")),
                     Ok((listed, truncated)) => {
                         if truncated {
-                            found.notes.push(format!(
+                            let note = format!(
                                 "{repository} has more than {MAX_TAGS_LISTED} tags; only the first {MAX_TAGS_LISTED} in the registry's order were considered"
-                            ));
+                            );
+                            found
+                                .truncated
+                                .push(format!("{note} (limit MAX_TAGS_LISTED)"));
+                            found.notes.push(note);
                         }
                         let mut matching: Vec<&String> = listed
                             .iter()
@@ -554,10 +563,14 @@ pub async fn collect(
                         };
                         matching.sort_by_key(|t| !named_here(t));
                         if matching.len() > MAX_TAGS_RESOLVED {
-                            found.notes.push(format!(
+                            let note = format!(
                                 "{} tags match; only the first {MAX_TAGS_RESOLVED} were resolved",
                                 matching.len()
-                            ));
+                            );
+                            found
+                                .truncated
+                                .push(format!("{repository}: {note} (limit MAX_TAGS_RESOLVED)"));
+                            found.notes.push(note);
                         }
                         if matching.is_empty() {
                             found.notes.push(format!(

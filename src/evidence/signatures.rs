@@ -32,6 +32,43 @@ pub struct CollectLimits {
     pub max_bundle_bytes: usize,
     /// How many referrer manifests are fetched at once.
     pub concurrency: usize,
+    /// Most referrers considered from one listing (referrers API or its tag fallback index),
+    /// before filtering for Sigstore bundles.
+    pub max_referrers: usize,
+}
+
+/// Most "skipped" notes one tag manifest or listing adds; the rest are counted in one note.
+pub const MAX_SKIP_NOTES: usize = 8;
+/// Longest media type quoted in a note (it comes from the registry).
+const MAX_QUOTED_MEDIA_TYPE: usize = 128;
+
+/// `media_type` as quoted in a note: bounded, since a registry chooses it.
+pub(super) fn quoted_media_type(media_type: &str) -> String {
+    crate::decision::truncate_text(media_type, MAX_QUOTED_MEDIA_TYPE)
+}
+
+/// Counts skipped entries and notes only the first [`MAX_SKIP_NOTES`] of them.
+#[derive(Default)]
+pub(super) struct SkipNotes {
+    skipped: usize,
+}
+
+impl SkipNotes {
+    pub(super) fn push(&mut self, notes: &mut Vec<String>, note: impl FnOnce() -> String) {
+        self.skipped += 1;
+        if self.skipped <= MAX_SKIP_NOTES {
+            notes.push(note());
+        }
+    }
+
+    pub(super) fn finish(self, notes: &mut Vec<String>, what: &str) {
+        if self.skipped > MAX_SKIP_NOTES {
+            notes.push(format!(
+                "{what}: {} more skipped entries not listed",
+                self.skipped - MAX_SKIP_NOTES
+            ));
+        }
+    }
 }
 
 impl Default for CollectLimits {
@@ -41,6 +78,7 @@ impl Default for CollectLimits {
             max_payload_bytes: 64 * 1024,
             max_bundle_bytes: 1024 * 1024,
             concurrency: 4,
+            max_referrers: 1000,
         }
     }
 }
@@ -53,6 +91,9 @@ pub struct SignatureCollection {
     pub notes: Vec<String>,
     /// Failures while looking; non-empty means "unknown", never "unsigned".
     pub errors: Vec<String>,
+    /// Bounds that cut the collection short, each naming its limit: non-empty means that what
+    /// was not read might have satisfied the policy, so a shortfall is "unknown", not "fail".
+    pub truncated: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,14 +156,15 @@ pub async fn collect_with(
         out.artifacts.extend(part.artifacts);
         out.notes.extend(part.notes);
         out.errors.extend(part.errors);
+        out.truncated.extend(part.truncated);
     }
     if out.artifacts.len() > limits.max_signatures {
-        let skipped = out.artifacts.len() - limits.max_signatures;
-        out.artifacts.truncate(limits.max_signatures);
-        out.notes.push(format!(
-            "{skipped} more signature artifacts skipped (limit {})",
-            limits.max_signatures
+        out.truncated.push(format!(
+            "only the first {} of {} signature artifacts were checked (limit max_signatures)",
+            limits.max_signatures,
+            out.artifacts.len()
         ));
+        out.artifacts.truncate(limits.max_signatures);
     }
     out
 }
@@ -175,29 +217,42 @@ async fn collect_legacy(
         return out;
     };
     let mut candidates = Vec::new();
+    let mut skips = SkipNotes::default();
+    let mut over_limit = 0usize;
     for (i, layer) in layers.iter().enumerate() {
         if layer.media_type != SIMPLESIGNING_MEDIA_TYPE {
-            out.notes.push(format!(
-                "tag {tag}, layer {i}: media type {} is not a cosign signature, skipped",
-                layer.media_type
-            ));
+            skips.push(&mut out.notes, || {
+                format!(
+                    "tag {tag}, layer {i}: media type {} is not a cosign signature, skipped",
+                    quoted_media_type(&layer.media_type)
+                )
+            });
             continue;
         }
-        let ann = layer.annotations.clone().unwrap_or_default();
-        let Some(signature) = ann.get(SIGNATURE_ANNOTATION).cloned() else {
-            out.notes.push(format!(
-                "tag {tag}, layer {i}: no {SIGNATURE_ANNOTATION} annotation, skipped"
-            ));
+        let Some(signature) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+        else {
+            skips.push(&mut out.notes, || {
+                format!("tag {tag}, layer {i}: no {SIGNATURE_ANNOTATION} annotation, skipped")
+            });
             continue;
         };
         if candidates.len() >= limits.max_signatures {
-            out.notes.push(format!(
-                "tag {tag}, layer {i}: skipped, over the limit of {} signatures",
-                limits.max_signatures
-            ));
+            over_limit += 1;
             continue;
         }
-        candidates.push((i, layer.digest.clone(), signature, ann));
+        let ann = layer.annotations.clone().unwrap_or_default();
+        candidates.push((i, layer.digest.clone(), signature.clone(), ann));
+    }
+    skips.finish(&mut out.notes, &format!("tag {tag}"));
+    if over_limit > 0 {
+        out.truncated.push(format!(
+            "tag {tag}: only the first {} of {} signature layers were checked (limit max_signatures)",
+            limits.max_signatures,
+            limits.max_signatures + over_limit
+        ));
     }
     let fetched: Vec<_> = stream::iter(candidates)
         .map(|(i, layer_digest, signature, ann)| {
@@ -241,7 +296,7 @@ async fn collect_bundles(
     limits: &CollectLimits,
 ) -> SignatureCollection {
     let mut out = SignatureCollection::default();
-    let (descriptors, via) = match registry.referrers(repo, digest).await {
+    let (mut descriptors, via) = match registry.referrers(repo, digest).await {
         Ok(Some(d)) => {
             out.notes
                 .push(format!("referrers API: {} referrers of {digest}", d.len()));
@@ -286,6 +341,15 @@ async fn collect_bundles(
             return out;
         }
     };
+    // The registry client returns one more than its bound when the listing went on; either
+    // way, more than `max_referrers` listed means the rest was not considered.
+    if descriptors.len() > limits.max_referrers {
+        out.truncated.push(format!(
+            "{via}: more than {} referrers listed; only the first {} were considered (limit max_referrers)",
+            limits.max_referrers, limits.max_referrers
+        ));
+        descriptors.truncate(limits.max_referrers);
+    }
     let mut bundles: Vec<Descriptor> = descriptors
         .into_iter()
         .filter(|d| {
@@ -295,11 +359,10 @@ async fn collect_bundles(
         })
         .collect();
     if bundles.len() > limits.max_signatures {
-        out.notes.push(format!(
-            "{}: {} Sigstore bundle referrers, only the first {} read",
-            via,
+        out.truncated.push(format!(
+            "{via}: only the first {} of {} Sigstore bundle referrers were checked (limit max_signatures)",
+            limits.max_signatures,
             bundles.len(),
-            limits.max_signatures
         ));
         bundles.truncate(limits.max_signatures);
     }
@@ -308,13 +371,15 @@ async fn collect_bundles(
         .buffered(limits.concurrency.max(1))
         .collect()
         .await;
+    let mut skips = SkipNotes::default();
     for r in results {
         match r {
             Ok(Ok(b)) => out.artifacts.push(SignatureArtifact::Bundle(b)),
-            Ok(Err(note)) => out.notes.push(note),
+            Ok(Err(note)) => skips.push(&mut out.notes, || note),
             Err(e) => out.errors.push(e),
         }
     }
+    skips.finish(&mut out.notes, &via);
     out
 }
 

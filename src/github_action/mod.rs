@@ -392,7 +392,23 @@ mod tests {
         let reason = "y".repeat(MAX_DECISION_JSON_BYTES / 2);
         let outcomes: Vec<ImageOutcome> = ["reg.test/a:v1", "reg.test/b:v1"]
             .iter()
-            .map(|image| ImageOutcome::not_decided(image, reason.clone()))
+            .map(|image| {
+                // Set after the decision is built: `Decision::conclude` bounds reasons itself
+                // (4 KiB), and this is about what the step does when they are still too large.
+                let mut o = ImageOutcome::not_decided(image, String::new());
+                o.decision.checks = o
+                    .decision
+                    .checks
+                    .iter()
+                    .cloned()
+                    .map(|mut c| {
+                        c.reason = reason.clone();
+                        c
+                    })
+                    .collect::<Vec<_>>()
+                    .into();
+                o
+            })
             .collect();
         let json = decision_json(&outcomes);
         assert!(json.len() <= MAX_DECISION_JSON_BYTES);

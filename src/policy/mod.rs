@@ -571,9 +571,25 @@ fn base_image_policy(b: model::BaseImagesSection) -> Result<BaseImagePolicy, Str
             })
             .collect()
     };
+    let deny = compile("deny", &b.deny)?;
+    // A repository glob is matched only against a base the image itself names (annotation or
+    // provenance): an image built on a denied base that names none would pass. A deny rule
+    // must be checkable against every image, so only tag globs and digests of a literal
+    // repository are accepted (their candidates are listed from the registry).
+    if let Some((i, p)) = deny.iter().enumerate().find(|(_, p)| {
+        matches!(
+            p.selector,
+            crate::evidence::base_image::Selector::Repositories { .. }
+        )
+    }) {
+        return Err(format!(
+            "baseImages.deny[{i}]: `{}`: a repository glob cannot be checked against an image that does not name its base, so it could be dodged; name each denied repository with a tag glob or digest instead (e.g. `registry/base/old:*`, `registry/base/old@sha256:…`)",
+            p.text
+        ));
+    }
     Ok(BaseImagePolicy {
         allow: compile("allow", &b.allow)?,
-        deny: compile("deny", &b.deny)?,
+        deny,
     })
 }
 

@@ -50,6 +50,12 @@ pub struct RegistryConfig {
     pub max_blob_bytes: usize,
     /// Most `Link` pages of the referrers API followed.
     pub max_referrer_pages: usize,
+    /// Largest page of the referrers API read (a referrers page holds descriptors only, so it
+    /// needs far less than a manifest).
+    pub max_referrer_page_bytes: usize,
+    /// Most referrer descriptors kept from one listing; one more is returned when the
+    /// listing went on, so that the caller can say it was cut short.
+    pub max_referrers: usize,
     /// Fixed addresses for host names (`host`, address), as `curl --resolve`; mainly for tests.
     pub resolve: Vec<(String, SocketAddr)>,
     /// Where registry-chosen hops may go and how many connections one host gets
@@ -67,6 +73,8 @@ impl Default for RegistryConfig {
             max_manifest_bytes: 4 * 1024 * 1024,
             max_blob_bytes: 64 * 1024 * 1024,
             max_referrer_pages: 16,
+            max_referrer_page_bytes: 1024 * 1024,
+            max_referrers: 1000,
             resolve: Vec::new(),
             outbound: crate::config::OutboundConfig::default(),
         }
@@ -337,13 +345,12 @@ impl Registry for RegistryClient {
                 return Err(self.status_error_for(resp, repo, &what).await);
             }
             let next = next_link(resp.headers());
+            let page_bytes = self
+                .config
+                .max_referrer_page_bytes
+                .min(self.config.max_manifest_bytes);
             let body = self
-                .read_bounded(
-                    resp,
-                    self.config.max_manifest_bytes as u64,
-                    &repo.registry,
-                    &what,
-                )
+                .read_bounded(resp, page_bytes as u64, &repo.registry, &what)
                 .await?;
             let index: Index =
                 serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
@@ -351,14 +358,35 @@ impl Registry for RegistryClient {
                     what: what.clone(),
                     detail: format!("the referrers response is not an OCI image index ({e})"),
                 })?;
-            out.extend(index.manifests);
+            drop(body);
+            let keep = self.config.max_referrers.saturating_add(1);
+            out.extend(
+                index
+                    .manifests
+                    .into_iter()
+                    .take(keep.saturating_sub(out.len())),
+            );
+            if out.len() >= keep {
+                // Over the bound: one more than `max_referrers` tells the caller there were
+                // more; the remaining pages are not read.
+                tracing::warn!(registry = %repo.registry, repository = %repo.name, limit = self.config.max_referrers, "referrers list cut at the descriptor limit");
+                return Ok(Some(out));
+            }
             let Some(next) = next else {
                 return Ok(Some(out));
             };
             url = next_page(&url, &origin, &next, repo, &what)?;
         }
-        tracing::warn!(registry = %repo.registry, repository = %repo.name, pages = self.config.max_referrer_pages, "referrers list truncated at the page limit");
-        Ok(Some(out))
+        // More pages than the bound, with fewer descriptors than the descriptor bound: a
+        // listing that cannot be read whole is an error, never a shorter list.
+        Err(RegistryError::Protocol {
+            registry: repo.registry.clone(),
+            what,
+            detail: format!(
+                "the referrers list goes on beyond {} pages (limit max_referrer_pages); not all referrers could be read",
+                self.config.max_referrer_pages.max(1)
+            ),
+        })
     }
 
     async fn tags(

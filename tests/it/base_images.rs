@@ -688,3 +688,74 @@ fn tag_lists_are_bounded_and_say_so() {
     assert_eq!(tags, want);
     assert!(rt.block_on(client.tags(&repo("no/such"), 3)).is_err());
 }
+
+/// Issue 10: a `deny` repository glob is matched only against a base the image names, so an
+/// image built on a denied base that names none passed. Such patterns are refused at load;
+/// the same base denied by a tag glob (listed from the registry) fails the image.
+#[test]
+fn a_deny_rule_cannot_be_dodged_by_omitting_the_base_annotation() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let bad = push_image(&url, "base/old", "1.0");
+    let good = push_image(&url, "golden/clean", "2024");
+    // Built on the denied base (its layers first), names no base anywhere.
+    push_image_with_layers(&url, "app/sneaky", "v1", &bad.layers, 1);
+    let allow = [format!("{host}/base/**"), format!("{host}/golden/clean:*")];
+
+    let glob_deny = policy(&host, &allow, &[format!("{host}/base/**")]);
+    let e = Policy::from_yaml(&glob_deny, Path::new("p.yaml"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("baseImages.deny[0]"), "{e}");
+    assert!(e.contains("repository glob"), "{e}");
+    assert!(e.contains("tag glob or digest"), "{e}");
+
+    let tag_deny = policy(&host, &allow, &[format!("{host}/base/old:*")]);
+    let g = gate(&host, &tag_deny, None);
+    expect(
+        &decide(&g, &format!("{host}/app/sneaky:v1")),
+        CheckResult::Fail,
+        &[&format!("built on denied base {host}/base/old:1.0")],
+    );
+    // A clean image still passes under the same deny list.
+    push_image_with_layers(&url, "app/clean", "v1", &good.layers, 1);
+    expect(
+        &decide(&g, &format!("{host}/app/clean:v1")),
+        CheckResult::Pass,
+        &[&format!("built on {host}/golden/clean:2024")],
+    );
+}
+
+/// Issue 10: a deny tag glob over more tags than are listed cannot rule a denied base out: the
+/// check is an error that names the bound, not a pass.
+#[test]
+fn a_deny_list_cut_short_by_a_bound_is_an_error() {
+    let reg = TestRegistry::start();
+    let (url, host) = (reg.url(), reg.host.clone());
+    let old = push_image(&url, "base/old", "t000");
+    for n in 1..105 {
+        retag(&url, "base/old", &old.digest, &format!("t{n:03}"));
+    }
+    let good = push_image(&url, "golden/clean", "2024");
+    push_image_with_layers(&url, "app/clean", "v1", &good.layers, 1);
+    let g = gate(
+        &host,
+        &policy(
+            &host,
+            &[format!("{host}/golden/clean:*")],
+            &[format!("{host}/base/old:*")],
+        ),
+        None,
+    );
+    let d = decide(&g, &format!("{host}/app/clean:v1"));
+    expect(
+        &d,
+        CheckResult::Error,
+        &[
+            "could not decide",
+            "limit MAX_TAGS_LISTED",
+            "limit MAX_TAGS_RESOLVED",
+        ],
+    );
+}
