@@ -153,6 +153,10 @@ pub enum HandlerError {
     Malformed(String),
     #[error("{0}")]
     Aws(String),
+    /// The gate could not decide (a check is `error`): nothing was changed; the error makes
+    /// Lambda retry the event, then hand it to the on-failure destination or dead-letter queue.
+    #[error("not decided: {0}")]
+    Undecided(String),
 }
 
 #[cfg(test)]

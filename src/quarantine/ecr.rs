@@ -437,3 +437,13 @@ pub async fn scans_on_push(client: &Client, image: &EcrImage) -> Result<bool, Qu
             Some(ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan)
         ))
 }
+
+/// Whether the digest is still in its repository: `false` only when ECR says that the image or
+/// its repository does not exist (an event for an image deleted since needs no decision).
+pub async fn image_exists(client: &Client, image: &EcrImage) -> Result<bool, QuarantineError> {
+    match describe(client, image).await {
+        Ok(_) | Err(QuarantineError::Refused(_)) => Ok(true),
+        Err(QuarantineError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

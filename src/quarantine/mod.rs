@@ -18,7 +18,7 @@ mod ecr;
 
 pub use actions::{quarantine, release};
 pub use command::{run_command, QuarantineCommand};
-pub use ecr::{list, scans_on_push};
+pub use ecr::{image_exists, list, scans_on_push};
 
 use serde::Serialize;
 
