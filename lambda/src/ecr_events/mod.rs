@@ -114,7 +114,7 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
         let why = if checks.is_empty() {
             "the decision fails without a failing enforced check".to_string()
         } else {
-            format!("could not decide: {}", checks.join("; "))
+            checks.join("; ")
         };
         // An image deleted since the event (its findings are then an ECR error) needs no
         // decision: retrying could never decide it.
@@ -164,7 +164,7 @@ fn undecided(event: &ImageEvent, image: &str, why: &str) -> HandlerError {
     let why = truncate_reason(why, MAX_UNDECIDED_REASON);
     tracing::warn!(event_id = %event.origin.id, image = %image, why = %why, "not decided: not quarantined, tags untouched; returned as an error for Lambda to retry");
     HandlerError::Undecided(format!(
-        "{image} was not decided, so it was not quarantined and its tags are untouched ({why}). Lambda retries this event (asynchronous invocation: up to the function's MaximumRetryAttempts, default 2), then sends it to the function's on-failure destination or dead-letter queue if one is configured. Fix the cause (registry or ECR reachable from the function, its credentials and network, the gate's timeout), then re-send the event from there, or decide the image by hand with `shipgate check {image}`"
+        "{image}: the gate could not decide ({why}), so nothing was quarantined and its tags are untouched. Lambda retries this event (asynchronous invocation: up to the function's MaximumRetryAttempts, default 2), then sends it to the function's on-failure destination or dead-letter queue if one is configured. Fix the cause (registry or ECR reachable from the function, its credentials and network, the gate's timeout), then re-send the event from there, or decide the image by hand with `shipgate check {image}`"
     ))
 }
 
@@ -211,6 +211,7 @@ fn audit(origin: &Origin, image: &str, summary: &Value, outcome: &QuarantineOutc
         archived = outcome.archived,
         dry_run = outcome.dry_run,
         already_quarantined = outcome.already_quarantined,
+        restored_after_deletion = outcome.restored_after_deletion,
         actions = %json!(outcome.actions),
         policies = %summary["policies"],
         reasons = %summary["reasons"],

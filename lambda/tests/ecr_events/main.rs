@@ -721,9 +721,10 @@ async fn the_real_binary_never_quarantines_an_image_it_could_not_decide() {
     };
     let message = body["errorMessage"].as_str().unwrap_or_default();
     for needle in [
-        "not decided",
-        "was not quarantined and its tags are untouched",
-        "signed/",
+        "not decided: ",
+        "the gate could not decide (signed/signature: ",
+        "cannot connect to registry 123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "nothing was quarantined and its tags are untouched",
         "MaximumRetryAttempts",
         "dead-letter queue",
         "shipgate check",
@@ -760,4 +761,122 @@ async fn the_real_binary_never_quarantines_an_image_it_could_not_decide() {
         .filter(|l| l.contains("\"target\":\"shipgate::audit\""))
         .count();
     assert_eq!(audits, 1, "one quarantine, one audit line: {stderr}");
+}
+
+/// Plays "someone removes the quarantine tag between the confirm and the untag": before the
+/// quarantine's first `BatchDeleteImage` of ordinary tags, removes every quarantine tag of the
+/// repository in moto (another client, on its own thread and runtime: interceptors are sync).
+#[derive(Debug)]
+struct RemoveQuarantineTagsBeforeUntag {
+    endpoint: String,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl aws_sdk_ecr::config::Intercept for RemoveQuarantineTagsBeforeUntag {
+    fn name(&self) -> &'static str {
+        "RemoveQuarantineTagsBeforeUntag"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_ecr::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_ecr::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use aws_sdk_ecr::operation::batch_delete_image::BatchDeleteImageInput;
+        let Some(input) = context.input().downcast_ref::<BatchDeleteImageInput>() else {
+            return Ok(());
+        };
+        let ours = input
+            .image_ids()
+            .iter()
+            .any(|i| i.image_tag().is_some_and(|t| t.starts_with("quarantine-")));
+        if ours || self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let repo = input.repository_name().unwrap_or_default().to_string();
+        let endpoint = self.endpoint.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(REGION));
+                let config = (moto::hook_for(&endpoint))(loader).load().await;
+                let other = aws_sdk_ecr::Client::new(&config);
+                let listed = other
+                    .list_images()
+                    .repository_name(&repo)
+                    .send()
+                    .await
+                    .unwrap();
+                let quarantine: Vec<ImageIdentifier> = listed
+                    .image_ids()
+                    .iter()
+                    .filter_map(|i| i.image_tag())
+                    .filter(|t| t.starts_with("quarantine-"))
+                    .map(|t| ImageIdentifier::builder().image_tag(t).build())
+                    .collect();
+                assert!(!quarantine.is_empty(), "the confirm saw a quarantine tag");
+                other
+                    .batch_delete_image()
+                    .repository_name(&repo)
+                    .set_image_ids(Some(quarantine))
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        })
+        .join()
+        .map_err(|_| "the interfering client panicked".into())
+    }
+}
+
+#[test]
+fn an_image_deleted_by_the_untag_race_is_put_back_under_its_quarantine_tag() {
+    let moto = Moto::start();
+    runtime().block_on(async {
+        let repo = "governed/raced";
+        let digest = moto.put_image(repo, "v1", true).await;
+        let client = moto.client().await;
+        moto::add_tag(&client, repo, &digest, "latest").await;
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION));
+        let sdk = (moto.hook())(loader).load().await;
+        let raced = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&sdk)
+                .interceptor(RemoveQuarantineTagsBeforeUntag {
+                    endpoint: moto.endpoint.clone(),
+                    done: false.into(),
+                })
+                .build(),
+        );
+        let image = shipgate::quarantine::EcrImage::parse(&format!(
+            "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}@{digest}"
+        ))
+        .unwrap();
+        let outcome = shipgate::quarantine::quarantine(
+            &raced,
+            &image,
+            shipgate::quarantine::QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.removed_tags, ["latest", "v1"]);
+        assert!(outcome.restored_after_deletion, "{outcome:?}");
+        assert!(
+            outcome
+                .actions
+                .last()
+                .is_some_and(|a| a.contains("put it back as quarantine-")),
+            "{outcome:?}"
+        );
+        // The digest exists again, under its quarantine tag only (`tags` panics if it is gone).
+        assert_eq!(
+            moto::tags(&client, repo, &digest).await,
+            [outcome.quarantine_tag.clone()]
+        );
+    });
 }
