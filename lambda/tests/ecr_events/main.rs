@@ -876,7 +876,7 @@ fn an_image_deleted_by_the_untag_race_is_put_back_under_its_quarantine_tag() {
         // The digest exists again, under its quarantine tag only (`tags` panics if it is gone).
         assert_eq!(
             moto::tags(&client, repo, &digest).await,
-            [outcome.quarantine_tag.clone()]
+            std::slice::from_ref(&outcome.quarantine_tag)
         );
     });
 }
