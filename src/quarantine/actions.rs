@@ -224,7 +224,25 @@ pub async fn release(
             .into_iter()
             .filter(|t| is_quarantine_tag(t))
             .collect();
-        outcome.removed_quarantine_tags = delete_tags(client, image, &remove).await?;
+        if let Some(anchor) = remove.first() {
+            // The mirror of the quarantine's race: if someone removes the restored tags between
+            // the confirm above and this untag, ECR deletes the image with its last tag. Put it
+            // back in the safe state, quarantined, and say so.
+            let manifest = read_manifest(client, image).await?;
+            outcome.removed_quarantine_tags = delete_tags(client, image, &remove).await?;
+            if let Err(QuarantineError::NotFound(_)) = describe(client, image).await {
+                put_manifest(client, image, &manifest, anchor).await.map_err(|e| {
+                    QuarantineError::Aws(format!(
+                        "ECR deleted {} when the release removed its quarantine tags (its restored tags were removed by someone else meanwhile), and putting it back as {anchor} failed: {e}; re-push the image by digest",
+                        image.reference()
+                    ))
+                })?;
+                return Err(QuarantineError::Refused(format!(
+                    "the restored tags of {} were removed by someone else while the release removed its quarantine tags, and ECR deleted the image; it was put back, quarantined, as {anchor}: find out who removed the tags, then run the release again",
+                    image.reference()
+                )));
+            }
+        }
     }
     Ok(outcome)
 }

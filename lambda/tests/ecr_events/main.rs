@@ -763,13 +763,16 @@ async fn the_real_binary_never_quarantines_an_image_it_could_not_decide() {
     assert_eq!(audits, 1, "one quarantine, one audit line: {stderr}");
 }
 
-/// Plays "someone removes the quarantine tag between the confirm and the untag": before the
-/// quarantine's first `BatchDeleteImage` of ordinary tags, removes every quarantine tag of the
-/// repository in moto (another client, on its own thread and runtime: interceptors are sync).
+/// Plays "someone removes the other tags between the confirm and the untag". Quarantine
+/// (`quarantine_tags: true`): before its first `BatchDeleteImage` of ordinary tags, every
+/// quarantine tag of the repository is removed in moto. Release (`false`): before its first
+/// `BatchDeleteImage` of quarantine tags, every ordinary tag is removed. Another client, on its
+/// own thread and runtime: interceptors are sync.
 #[derive(Debug)]
 struct RemoveQuarantineTagsBeforeUntag {
     endpoint: String,
     done: std::sync::atomic::AtomicBool,
+    quarantine_tags: bool,
 }
 
 impl aws_sdk_ecr::config::Intercept for RemoveQuarantineTagsBeforeUntag {
@@ -786,13 +789,16 @@ impl aws_sdk_ecr::config::Intercept for RemoveQuarantineTagsBeforeUntag {
         let Some(input) = context.input().downcast_ref::<BatchDeleteImageInput>() else {
             return Ok(());
         };
-        let ours = input
+        let removes_quarantine_tags = input
             .image_ids()
             .iter()
             .any(|i| i.image_tag().is_some_and(|t| t.starts_with("quarantine-")));
-        if ours || self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        // The interfering client removes what the untag is not about.
+        let interfere = removes_quarantine_tags != self.quarantine_tags;
+        if !interfere || self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
+        let quarantine_tags = self.quarantine_tags;
         let repo = input.repository_name().unwrap_or_default().to_string();
         let endpoint = self.endpoint.clone();
         std::thread::spawn(move || {
@@ -815,10 +821,13 @@ impl aws_sdk_ecr::config::Intercept for RemoveQuarantineTagsBeforeUntag {
                     .image_ids()
                     .iter()
                     .filter_map(|i| i.image_tag())
-                    .filter(|t| t.starts_with("quarantine-"))
+                    .filter(|t| t.starts_with("quarantine-") == quarantine_tags)
                     .map(|t| ImageIdentifier::builder().image_tag(t).build())
                     .collect();
-                assert!(!quarantine.is_empty(), "the confirm saw a quarantine tag");
+                assert!(
+                    !quarantine.is_empty(),
+                    "the confirm saw the tags removed here"
+                );
                 other
                     .batch_delete_image()
                     .repository_name(&repo)
@@ -849,6 +858,7 @@ fn an_image_deleted_by_the_untag_race_is_put_back_under_its_quarantine_tag() {
                 .interceptor(RemoveQuarantineTagsBeforeUntag {
                     endpoint: moto.endpoint.clone(),
                     done: false.into(),
+                    quarantine_tags: true,
                 })
                 .build(),
         );
@@ -878,5 +888,50 @@ fn an_image_deleted_by_the_untag_race_is_put_back_under_its_quarantine_tag() {
             moto::tags(&client, repo, &digest).await,
             std::slice::from_ref(&outcome.quarantine_tag)
         );
+    });
+}
+
+#[test]
+fn an_image_deleted_by_the_release_race_is_put_back_quarantined() {
+    let moto = Moto::start();
+    runtime().block_on(async {
+        let repo = "governed/released";
+        let digest = moto.put_image(repo, "v1", true).await;
+        let client = moto.client().await;
+        let image = shipgate::quarantine::EcrImage::parse(&format!(
+            "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}@{digest}"
+        ))
+        .unwrap();
+        let outcome = shipgate::quarantine::quarantine(
+            &client,
+            &image,
+            shipgate::quarantine::QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        let qtag = outcome.quarantine_tag;
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION));
+        let sdk = (moto.hook())(loader).load().await;
+        let raced = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&sdk)
+                .interceptor(RemoveQuarantineTagsBeforeUntag {
+                    endpoint: moto.endpoint.clone(),
+                    done: false.into(),
+                    quarantine_tags: false,
+                })
+                .build(),
+        );
+        let err = shipgate::quarantine::release(&raced, &image, &["v1".to_string()], false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, shipgate::quarantine::QuarantineError::Refused(w)
+                if w.contains("put back, quarantined, as quarantine-") && w.contains("run the release again")),
+            "{err}"
+        );
+        // The digest exists again, quarantined (`tags` panics if it is gone).
+        assert_eq!(moto::tags(&client, repo, &digest).await, [qtag]);
     });
 }
