@@ -345,6 +345,36 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// Verdict or "could not decide": adapters that act on a failure (the quarantine Lambda) act
+/// only on a verdict.
+impl Decision {
+    /// True when the image was decided to fail: the verdict is fail, at least one counting
+    /// denial ([`Decision::counting_denials`]) is `fail`, and none is `error`. An `error` among
+    /// them means some evidence could not be collected (registry unreachable, a bound cut it
+    /// short, a pending scan), so the verdict may change once it can be: the image was not
+    /// decided, even if another check failed.
+    pub fn is_decided_fail(&self) -> bool {
+        if self.passed() {
+            return false;
+        }
+        let mut any_fail = false;
+        for c in self.counting_denials() {
+            match c.result {
+                CheckResult::Error => return false,
+                CheckResult::Fail => any_fail = true,
+                CheckResult::Pass | CheckResult::Skip => {}
+            }
+        }
+        any_fail
+    }
+
+    /// The counting denials that are `error`: why a failing image was not decided.
+    pub fn undecided_checks(&self) -> impl Iterator<Item = &Check> {
+        self.counting_denials()
+            .filter(|c| c.result == CheckResult::Error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

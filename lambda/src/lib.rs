@@ -153,6 +153,10 @@ pub enum HandlerError {
     Malformed(String),
     #[error("{0}")]
     Aws(String),
+    /// The gate could not decide (a check is `error`): nothing was changed; the error makes
+    /// Lambda retry the event, then hand it to the on-failure destination or dead-letter queue.
+    #[error("not decided: {0}")]
+    Undecided(String),
 }
 
 #[cfg(test)]
@@ -190,5 +194,101 @@ mod tests {
             ],
             "an audited policy's failure is reported elsewhere, never as a reason"
         );
+    }
+
+    /// The quarantine acts only on `Decision::is_decided_fail`: an enforced `fail` and no
+    /// counting `error`.
+    #[test]
+    fn decided_fail_needs_an_enforced_fail_and_no_counting_error() {
+        let policy = |name: &str, mode| PolicyRef {
+            name: name.into(),
+            sha256: "sha256:00".into(),
+            mode,
+        };
+        let check = |name: &str, policy: Option<&str>, result| {
+            Check::new(name, policy, result, format!("{name} says so"))
+        };
+        let decide = |checks: Vec<Check>| {
+            Decision::conclude(
+                "host.example/app:v1".into(),
+                None,
+                vec![policy("prod", Mode::Enforce), policy("trial", Mode::Audit)],
+                checks,
+                std::time::Instant::now(),
+            )
+        };
+        use CheckResult::{Error, Fail, Pass, Skip};
+        let cases: Vec<(Vec<Check>, bool, &str)> = vec![
+            (
+                vec![check("signature", Some("prod"), Pass)],
+                false,
+                "a pass",
+            ),
+            (
+                vec![
+                    check("signature", Some("prod"), Fail),
+                    check("provenance", Some("prod"), Pass),
+                    check("base-image", Some("prod"), Skip),
+                ],
+                true,
+                "an enforced fail",
+            ),
+            (
+                vec![
+                    check("signature", Some("prod"), Fail),
+                    check("vulnerabilities", Some("prod"), Error),
+                ],
+                false,
+                "an enforced fail beside an enforced error: evidence is missing",
+            ),
+            (
+                vec![check("signature", Some("prod"), Error)],
+                false,
+                "an enforced error only",
+            ),
+            (
+                vec![
+                    check("signature", Some("prod"), Fail),
+                    check("resolve", None, Error),
+                ],
+                false,
+                "an error of no policy (resolve) counts",
+            ),
+            (
+                vec![
+                    check("signature", Some("prod"), Fail),
+                    check("vulnerabilities", Some("trial"), Error),
+                ],
+                true,
+                "an audited policy's error does not count",
+            ),
+            (
+                vec![
+                    check("signature", Some("prod"), Pass),
+                    check("vulnerabilities", Some("trial"), Fail),
+                ],
+                false,
+                "an audited policy's fail is no verdict",
+            ),
+            (
+                vec![check("policy-match", None, Fail)],
+                true,
+                "a fail of no policy counts",
+            ),
+            (
+                vec![check("signature", Some("unknown"), Fail)],
+                true,
+                "a check of an unknown policy counts as enforced",
+            ),
+        ];
+        for (checks, expected, what) in cases {
+            let d = decide(checks);
+            assert_eq!(d.is_decided_fail(), expected, "{what}");
+            assert_eq!(
+                d.undecided_checks().next().is_some(),
+                d.counting_denials().any(|c| c.result == Error),
+                "{what}"
+            );
+        }
     }
 }

@@ -8,7 +8,9 @@
 use aws_sdk_ecr::types::ImageStatus;
 use aws_sdk_ecr::Client;
 
-use super::ecr::{delete_tags, describe, put_tag, set_storage_class, tag_owner};
+use super::ecr::{
+    delete_tags, describe, put_manifest, put_tag, read_manifest, set_storage_class, tag_owner,
+};
 use super::{
     check_tag, is_quarantine_tag, quarantine_tag, EcrImage, QuarantineError, QuarantineOutcome,
     QuarantineSettings, ReleaseOutcome,
@@ -44,6 +46,7 @@ pub async fn quarantine(
         archived: false,
         dry_run: settings.dry_run,
         already_quarantined,
+        restored_after_deletion: false,
         actions: Vec::new(),
     };
     if settings.dry_run {
@@ -89,10 +92,27 @@ pub async fn quarantine(
             .filter(|t| !is_quarantine_tag(t))
             .collect();
         if !still.is_empty() {
+            // Kept to put the image back if ECR deletes it: ECR has no conditional untag, and
+            // removing the digest's last tag deletes it. That happens only if every quarantine
+            // tag is removed by someone else between the confirm above and this untag
+            // (docs/quarantine-safety.md).
+            let manifest = read_manifest(client, image).await?;
             outcome.removed_tags = delete_tags(client, image, &still).await?;
             outcome
                 .actions
                 .push(format!("removed tags {}", outcome.removed_tags.join(", ")));
+            if let Err(QuarantineError::NotFound(_)) = describe(client, image).await {
+                put_manifest(client, image, &manifest, &tag).await.map_err(|e| {
+                    QuarantineError::Aws(format!(
+                        "ECR deleted {} when its last tags were removed (its quarantine tag was removed by someone else meanwhile), and putting it back as {tag} failed: {e}; re-push the image by digest",
+                        image.reference()
+                    ))
+                })?;
+                outcome.restored_after_deletion = true;
+                outcome.actions.push(format!(
+                    "ECR deleted the image when its last tags were removed (its quarantine tag was removed by someone else meanwhile): put it back as {tag}"
+                ));
+            }
         }
     }
     if archive {
@@ -204,7 +224,25 @@ pub async fn release(
             .into_iter()
             .filter(|t| is_quarantine_tag(t))
             .collect();
-        outcome.removed_quarantine_tags = delete_tags(client, image, &remove).await?;
+        if let Some(anchor) = remove.first() {
+            // The mirror of the quarantine's race: if someone removes the restored tags between
+            // the confirm above and this untag, ECR deletes the image with its last tag. Put it
+            // back in the safe state, quarantined, and say so.
+            let manifest = read_manifest(client, image).await?;
+            outcome.removed_quarantine_tags = delete_tags(client, image, &remove).await?;
+            if let Err(QuarantineError::NotFound(_)) = describe(client, image).await {
+                put_manifest(client, image, &manifest, anchor).await.map_err(|e| {
+                    QuarantineError::Aws(format!(
+                        "ECR deleted {} when the release removed its quarantine tags (its restored tags were removed by someone else meanwhile), and putting it back as {anchor} failed: {e}; re-push the image by digest",
+                        image.reference()
+                    ))
+                })?;
+                return Err(QuarantineError::Refused(format!(
+                    "the restored tags of {} were removed by someone else while the release removed its quarantine tags, and ECR deleted the image; it was put back, quarantined, as {anchor}: find out who removed the tags, then run the release again",
+                    image.reference()
+                )));
+            }
+        }
     }
     Ok(outcome)
 }

@@ -154,6 +154,21 @@ pub(super) async fn put_tag(
     image: &EcrImage,
     tag: &str,
 ) -> Result<(), QuarantineError> {
+    let manifest = read_manifest(client, image).await?;
+    put_manifest(client, image, &manifest, tag).await
+}
+
+/// The digest's stored manifest, as `PutImage` takes it back.
+pub(super) struct StoredManifest {
+    manifest: String,
+    media_type: Option<String>,
+}
+
+/// The manifest ECR stores for the digest (`BatchGetImage`).
+pub(super) async fn read_manifest(
+    client: &Client,
+    image: &EcrImage,
+) -> Result<StoredManifest, QuarantineError> {
     let got = call(
         "BatchGetImage",
         &about(image),
@@ -202,6 +217,19 @@ pub(super) async fn put_tag(
             QuarantineError::Aws(text)
         });
     };
+    Ok(StoredManifest {
+        manifest: manifest.to_string(),
+        media_type: media_type.map(str::to_string),
+    })
+}
+
+/// `PutImage` of `stored` (the digest's own manifest) with `tag`, checked against the digest.
+pub(super) async fn put_manifest(
+    client: &Client,
+    image: &EcrImage,
+    stored: &StoredManifest,
+    tag: &str,
+) -> Result<(), QuarantineError> {
     let put = call(
         "PutImage",
         &about(image),
@@ -209,8 +237,8 @@ pub(super) async fn put_tag(
             .put_image()
             .registry_id(&image.registry_id)
             .repository_name(&image.repository)
-            .image_manifest(manifest)
-            .set_image_manifest_media_type(media_type.map(str::to_string))
+            .image_manifest(&stored.manifest)
+            .set_image_manifest_media_type(stored.media_type.clone())
             .image_digest(image.digest.as_str())
             .image_tag(tag)
             .send(),
@@ -436,4 +464,14 @@ pub async fn scans_on_push(client: &Client, image: &EcrImage) -> Result<bool, Qu
             config.scan_frequency(),
             Some(ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan)
         ))
+}
+
+/// Whether the digest is still in its repository: `false` only when ECR says that the image or
+/// its repository does not exist (an event for an image deleted since needs no decision).
+pub async fn image_exists(client: &Client, image: &EcrImage) -> Result<bool, QuarantineError> {
+    match describe(client, image).await {
+        Ok(_) | Err(QuarantineError::Refused(_)) => Ok(true),
+        Err(QuarantineError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -8,6 +8,11 @@
 //!    untagged;
 //! 3. optionally moves it to the ARCHIVE storage class (`UpdateImageStorageClass`).
 //!
+//! ECR has no conditional untag: if someone removes every quarantine tag between the confirm of
+//! step 2 and its `BatchDeleteImage`, ECR deletes the image with its last tag. The quarantine
+//! then puts the manifest it read just before back under its quarantine tag (and says so in
+//! `restored_after_deletion`). Every race and its outcome: `docs/quarantine-safety.md`.
+//!
 //! Every step is skipped when already done, so repeated and duplicate events are harmless. A
 //! later pass never restores anything: [`release`] (the `shipgate quarantine release` command)
 //! does, on an operator's explicit request. Used by `shipgate-lambda` and by the CLI.
@@ -18,7 +23,7 @@ mod ecr;
 
 pub use actions::{quarantine, release};
 pub use command::{run_command, QuarantineCommand};
-pub use ecr::{list, scans_on_push};
+pub use ecr::{image_exists, list, scans_on_push};
 
 use serde::Serialize;
 
@@ -157,6 +162,9 @@ pub struct QuarantineOutcome {
     pub dry_run: bool,
     /// The image already carried a quarantine tag; no second one was added.
     pub already_quarantined: bool,
+    /// ECR deleted the image during the untag (someone removed its quarantine tag between the
+    /// confirm and the untag) and the quarantine put it back under its quarantine tag.
+    pub restored_after_deletion: bool,
     /// One sentence per action, in order: taken, or planned in a dry run.
     pub actions: Vec<String>,
 }

@@ -4,8 +4,9 @@
 //! for enhanced scanning"):
 //! - `ECR Image Action` (source `aws.ecr`): detail {result, repository-name, image-digest,
 //!   action-type, image-tag};
-//! - `ECR Image Scan` (source `aws.ecr`, basic scanning): detail {scan-status: COMPLETE,
-//!   repository-name, image-digest, image-tags, finding-severity-counts};
+//! - `ECR Image Scan` (source `aws.ecr`, basic scanning): detail {scan-status: COMPLETE (the
+//!   documented example; FAILED when the scan could not complete), repository-name,
+//!   image-digest, image-tags, finding-severity-counts};
 //! - `Inspector2 Scan` (source `aws.inspector2`, enhanced scanning): detail {scan-status:
 //!   INITIAL_SCAN_COMPLETE, repository-name: the repository's ARN, image-digest, image-tags,
 //!   finding-severity-counts}; also sent for EC2 instances and Lambda functions, without a
@@ -209,8 +210,14 @@ pub fn parse(event: &Value) -> Result<Parsed, HandlerError> {
         }
         IMAGE_SCAN => {
             let status = text(detail, d, "scan-status")?;
-            if status != "COMPLETE" {
-                return ignore(format!("scan-status {status} is not COMPLETE"));
+            // Only a scan still running is ignored (its end sends another event). COMPLETE,
+            // FAILED and any other status end the scan: decided, so that a push deferred for
+            // its scan is never left pending. The findings API, not the event, says what the
+            // scan found; a FAILED scan fails the `vulnerabilities` check.
+            if matches!(status, "PENDING" | "IN_PROGRESS") {
+                return ignore(format!(
+                    "scan-status {status}: the scan has not ended; its end decides"
+                ));
             }
             let image = named_image()?;
             Ok(Parsed::Decide(ImageEvent {

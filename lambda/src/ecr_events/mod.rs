@@ -9,6 +9,18 @@
 //!   decided on push (their `vulnerabilities` check fails on the missing scan). A scan event
 //!   that still finds the scan pending is an error, so that Lambda retries it (and a
 //!   dead-letter queue keeps it) rather than letting the image through undecided.
+//! - Only a decided fail quarantines ([`Decision::is_decided_fail`]: an enforced check is
+//!   `fail` and none is `error`). A failing decision with an `error` check (registry
+//!   unreachable or unresolvable, ECR unanswered, evidence cut short) was not decided: nothing
+//!   is changed, a warning is logged, and the handler returns an error, so that Lambda's
+//!   asynchronous invocation retries the event (`MaximumRetryAttempts`, 0 to 2, default 2: one
+//!   minute, then two minutes later) and then hands it to the function's on-failure
+//!   destination or dead-letter queue. The one `error` that is decided here: a pending scan on
+//!   a push to a repository that does not scan on push (no scan will ever come).
+//! - A basic scan event whose scan-status is not COMPLETE (FAILED) is decided too: the findings
+//!   API then reports the status, and the `vulnerabilities` check fails on it (a scan that
+//!   cannot complete cannot show the budget is met), so a push deferred for its scan ends in a
+//!   decision.
 //! - A pass never restores a quarantined image: `shipgate quarantine release` does.
 //! - Every quarantine (and dry run) writes one audit line, target `shipgate::audit`.
 
@@ -52,7 +64,10 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
             policy: None,
         })
         .await
-        .map_err(|e| HandlerError::Malformed(format!("cannot decide {image}: {e}")))?;
+        .map_err(|e| {
+            let why = format!("the gate refused or could not run the evaluation: {e}");
+            undecided(&event, &image, &why)
+        })?;
     let summary = summary(&decision);
 
     if decision.passed() {
@@ -65,6 +80,9 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
         return Ok(json!({"action": "passed", "reason": why, "image": image, "decision": summary}));
     }
     let client = regional_client(lambda, &event.image.region);
+    // A pending scan is an `error`, so a decision that only waits for it is never a decided
+    // fail; it is one here when the repository will never scan the image by itself.
+    let mut decided_by_missing_scan = false;
     if decision.only_waiting_for_scan() {
         if event.trigger != Trigger::Push {
             return Err(HandlerError::Aws(format!(
@@ -83,6 +101,30 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
         }
         // No scan will come on its own: the missing scan is the fail it says it is.
         tracing::info!(event_id = %event.origin.id, image = %image, "the repository does not scan on push: decided on push");
+        decided_by_missing_scan = true;
+    }
+    if !decided_by_missing_scan && !decision.is_decided_fail() {
+        let checks: Vec<String> = decision
+            .undecided_checks()
+            .map(|c| match &c.policy {
+                Some(p) => format!("{p}/{}: {}", c.check, c.reason),
+                None => format!("{}: {}", c.check, c.reason),
+            })
+            .collect();
+        let why = if checks.is_empty() {
+            "the decision fails without a failing enforced check".to_string()
+        } else {
+            checks.join("; ")
+        };
+        // An image deleted since the event (its findings are then an ECR error) needs no
+        // decision: retrying could never decide it.
+        if let Ok(false) = quarantine::image_exists(&client, &event.image).await {
+            let why =
+                format!("{image} does not exist in ECR any more: nothing to decide or quarantine");
+            tracing::warn!(event_id = %event.origin.id, image = %image, why = %why, "image gone; nothing to decide");
+            return Ok(json!({"action": "ignored", "reason": why, "image": image}));
+        }
+        return Err(undecided(&event, &image, &why));
     }
 
     let settings = QuarantineSettings {
@@ -116,6 +158,32 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
     }))
 }
 
+/// The error for an image that was not decided: logged, and returned so that Lambda retries
+/// the event. Says what happened, that nothing changed, and what the operator does next.
+fn undecided(event: &ImageEvent, image: &str, why: &str) -> HandlerError {
+    let why = truncate_reason(why, MAX_UNDECIDED_REASON);
+    tracing::warn!(event_id = %event.origin.id, image = %image, why = %why, "not decided: not quarantined, tags untouched; returned as an error for Lambda to retry");
+    HandlerError::Undecided(format!(
+        "{image}: the gate could not decide ({why}), so nothing was quarantined and its tags are untouched. Lambda retries this event (asynchronous invocation: up to the function's MaximumRetryAttempts, default 2), then sends it to the function's on-failure destination or dead-letter queue if one is configured. Fix the cause (registry or ECR reachable from the function, its credentials and network, the gate's timeout), then re-send the event from there, or decide the image by hand with `shipgate check {image}`"
+    ))
+}
+
+/// Longest reason quoted in an undecided error (a Lambda error message is logged and stored by
+/// the DLQ; reasons can quote hostile registry text).
+const MAX_UNDECIDED_REASON: usize = 2000;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
+fn truncate_reason(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)", &text[..end], text.len() - end)
+}
+
 /// The decision's essentials: verdict, policies (name, sha256) and the reasons it fails.
 fn summary(decision: &Decision) -> Value {
     json!({
@@ -143,6 +211,7 @@ fn audit(origin: &Origin, image: &str, summary: &Value, outcome: &QuarantineOutc
         archived = outcome.archived,
         dry_run = outcome.dry_run,
         already_quarantined = outcome.already_quarantined,
+        restored_after_deletion = outcome.restored_after_deletion,
         actions = %json!(outcome.actions),
         policies = %summary["policies"],
         reasons = %summary["reasons"],

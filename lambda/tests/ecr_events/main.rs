@@ -22,7 +22,7 @@ use aws_sdk_ecr::types::ImageIdentifier;
 use serde_json::{json, Value};
 use shipgate_lambda::ecr_events::{parse, Parsed, Trigger};
 use shipgate_lambda::{HandlerError, LambdaSettings};
-use shipgate_test_support::moto::{Moto, ACCOUNT, REGION};
+use shipgate_test_support::moto::{self, Moto, ACCOUNT, REGION};
 
 use examples::*;
 use harness::*;
@@ -92,10 +92,10 @@ fn events_that_need_no_decision_are_ignored_with_a_reason() {
         (
             {
                 let mut e = scan_event("governed/app", &d, &[]);
-                e["detail"]["scan-status"] = json!("FAILED");
+                e["detail"]["scan-status"] = json!("IN_PROGRESS");
                 e
             },
-            "scan-status FAILED is not COMPLETE",
+            "scan-status IN_PROGRESS: the scan has not ended",
         ),
         (
             {
@@ -560,4 +560,378 @@ async fn the_real_binary_quarantines_and_reports_malformed_events_as_errors() {
         reason.starts_with("scan/vulnerabilities: ") && reason.contains("CVE-2024-0001"),
         "{reason}"
     );
+}
+
+// --- Issue 10: only a decided fail quarantines; a failed scan still decides -------------------
+
+#[test]
+fn scan_events_that_end_the_scan_are_decided_whatever_their_status() {
+    let d = format!("sha256:{}", "a".repeat(64));
+    for status in ["COMPLETE", "FAILED", "UNSUPPORTED_IMAGE", "SOMETHING_NEW"] {
+        let mut e = scan_event("governed/app", &d, &["v1"]);
+        e["detail"]["scan-status"] = json!(status);
+        match parse(&e).unwrap() {
+            Parsed::Decide(e) => assert_eq!(e.trigger, Trigger::BasicScan),
+            other => panic!("scan-status {status} must be decided, got {other:?}"),
+        }
+    }
+    for status in ["PENDING", "IN_PROGRESS"] {
+        let mut e = scan_event("governed/app", &d, &["v1"]);
+        e["detail"]["scan-status"] = json!(status);
+        assert!(
+            matches!(parse(&e).unwrap(), Parsed::Ignore { .. }),
+            "a running scan ({status}) is left to the event that ends it"
+        );
+    }
+}
+
+/// Basic scan on push for `governed/scanned*`, as moto reflects it (see the module notes).
+async fn scan_on_push(h: &Harness) {
+    h.ecr
+        .put_registry_scanning_configuration()
+        .scan_type(aws_sdk_ecr::types::ScanType::Basic)
+        .rules(
+            aws_sdk_ecr::types::RegistryScanningRule::builder()
+                .scan_frequency(aws_sdk_ecr::types::ScanFrequency::ScanOnPush)
+                .repository_filters(
+                    aws_sdk_ecr::types::ScanningRepositoryFilter::builder()
+                        .filter("governed/scanned*")
+                        .filter_type(aws_sdk_ecr::types::ScanningRepositoryFilterType::Wildcard)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_deferred_push_whose_scan_fails_is_decided_and_quarantined() {
+    let moto = Moto::start();
+    runtime().block_on(async {
+        let h = harness(&moto, "HIGH", settings()).await;
+        scan_on_push(&h).await;
+        let repo = "governed/scanned-fails";
+        let digest = moto.put_image(repo, "v1", false).await;
+        h.add_tag(repo, &digest, "latest").await;
+        let out = h.handle(push_event(repo, &digest, "v1")).await.unwrap();
+        assert_eq!(out["action"], "deferred", "{out:#}");
+        assert_eq!(h.tags(repo, &digest).await, ["latest", "v1"]);
+
+        // The scan runs (moto reports injected findings only for a started scan) and ends
+        // FAILED: ECR's event says so, and the findings API reports the status.
+        h.ecr
+            .start_image_scan()
+            .repository_name(repo)
+            .image_id(ImageIdentifier::builder().image_digest(&digest).build())
+            .send()
+            .await
+            .unwrap();
+        let description =
+            "UnsupportedImageError: The operating system and/or package manager are not supported.";
+        moto.inject(json!({
+            "registryId": ACCOUNT, "repositoryName": repo, "imageId": {"imageDigest": digest},
+            "imageScanStatus": {"status": "FAILED", "description": description},
+            "imageScanFindings": {"findings": [], "findingSeverityCounts": {}}}));
+        let mut failed = scan_event(repo, &digest, &["v1", "latest"]);
+        failed["detail"]["scan-status"] = json!("FAILED");
+        let out = h.handle(failed).await.unwrap();
+        assert_eq!(out["action"], "quarantined", "{out:#}");
+        assert_eq!(out["decision"]["decision"], "fail");
+        let reason = out["decision"]["reasons"][0].as_str().unwrap();
+        assert!(
+            reason.starts_with("scan/vulnerabilities: ")
+                && reason.contains("status FAILED")
+                && reason.contains(description)
+                && reason.contains("re-run the scan"),
+            "the reason names the scan's status, its description and the remedy: {reason}"
+        );
+        assert_eq!(out["outcome"]["removed_tags"], json!(["latest", "v1"]));
+        let tags = h.tags(repo, &digest).await;
+        assert_eq!(tags.len(), 1, "{tags:?}");
+        assert_quarantine_tag(&tags[0], &digest);
+    });
+}
+
+/// A policy that needs the image's registry (a signature), for a registry the function cannot
+/// reach: every HTTPS request goes through a proxy on a closed loopback port, so the registry
+/// is unreachable without any lookup leaving the machine (the issue's case was a DNS failure;
+/// both end in the same `error`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_binary_never_quarantines_an_image_it_could_not_decide() {
+    use shipgate_test_support::lambda_runtime_api::{LambdaProcess, Outcome, RuntimeApi};
+
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let policies = tempfile::tempdir().unwrap();
+    std::fs::create_dir(policies.path().join("keys")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/keys/release.pub"),
+        policies.path().join("keys/release.pub"),
+    )
+    .unwrap();
+    std::fs::write(
+        policies.path().join("signed.yaml"),
+        "name: signed\nimages: [\"*.dkr.ecr.*.amazonaws.com/governed/signed/**\"]\nsignatures:\n  authorities:\n    - name: release-key\n      keyRef: keys/release.pub\n      transparencyLog: optional\n",
+    )
+    .unwrap();
+    std::fs::write(
+        policies.path().join("scan.yaml"),
+        "name: scan\nimages: [\"*.dkr.ecr.*.amazonaws.com/governed/scan/**\"]\nvulnerabilities:\n  source: ecr\n  waitForScan: 0\n  maxSeverity: HIGH\n",
+    )
+    .unwrap();
+    // The image that cannot be decided, with the two tags of the issue's report.
+    let unreachable = "governed/signed/app";
+    let undecided = moto.put_image(unreachable, "v1.4.2", true).await;
+    moto::add_tag(&moto.client().await, unreachable, &undecided, "latest").await;
+    // The image that fails for certain, in the same function.
+    let failing = "governed/scan/app";
+    let decided = moto.put_image(failing, "v1", true).await;
+    critical(&moto, failing, &decided);
+    let ecr = moto.client().await;
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let api = RuntimeApi::start().await;
+    let function = LambdaProcess::spawn(
+        env!("CARGO_BIN_EXE_shipgate-lambda"),
+        &api,
+        &[
+            ("SHIPGATE_POLICIES", policies.path().to_str().unwrap()),
+            ("AWS_ENDPOINT_URL", &moto.endpoint),
+            ("HTTPS_PROXY", &proxy),
+            ("https_proxy", &proxy),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("no_proxy", "127.0.0.1,localhost"),
+        ],
+    );
+
+    let started = std::time::Instant::now();
+    let out = api
+        .invoke(push_event(unreachable, &undecided, "v1.4.2"))
+        .await;
+    let Outcome::Error { body, .. } = &out else {
+        panic!(
+            "an undecided image must be an invocation error (so Lambda retries it), got {out:?}\n{}",
+            function.stderr()
+        )
+    };
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    for needle in [
+        "not decided: ",
+        "the gate could not decide (signed/signature: ",
+        "cannot connect to registry 123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "nothing was quarantined and its tags are untouched",
+        "MaximumRetryAttempts",
+        "dead-letter queue",
+        "shipgate check",
+    ] {
+        assert!(message.contains(needle), "`{needle}` missing: {message}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "an unreachable registry is answered within the gate's bounds"
+    );
+    assert_eq!(
+        moto::tags(&ecr, unreachable, &undecided).await,
+        ["latest", "v1.4.2"],
+        "tags untouched"
+    );
+
+    // A decided fail in the same function still quarantines.
+    let out = api.invoke(scan_event(failing, &decided, &["v1"])).await;
+    let Outcome::Response(out) = out else {
+        panic!("{out:?}\n{}", function.stderr())
+    };
+    assert_eq!(out["action"], "quarantined", "{out:#}");
+    let tags = moto::tags(&ecr, failing, &decided).await;
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    assert_quarantine_tag(&tags[0], &decided);
+
+    let (stderr, _) = function.finish();
+    assert!(
+        stderr.contains("not decided: not quarantined, tags untouched"),
+        "the undecided event is logged: {stderr}"
+    );
+    let audits = stderr
+        .lines()
+        .filter(|l| l.contains("\"target\":\"shipgate::audit\""))
+        .count();
+    assert_eq!(audits, 1, "one quarantine, one audit line: {stderr}");
+}
+
+/// Plays "someone removes the other tags between the confirm and the untag". Quarantine
+/// (`quarantine_tags: true`): before its first `BatchDeleteImage` of ordinary tags, every
+/// quarantine tag of the repository is removed in moto. Release (`false`): before its first
+/// `BatchDeleteImage` of quarantine tags, every ordinary tag is removed. Another client, on its
+/// own thread and runtime: interceptors are sync.
+#[derive(Debug)]
+struct RemoveQuarantineTagsBeforeUntag {
+    endpoint: String,
+    done: std::sync::atomic::AtomicBool,
+    quarantine_tags: bool,
+}
+
+impl aws_sdk_ecr::config::Intercept for RemoveQuarantineTagsBeforeUntag {
+    fn name(&self) -> &'static str {
+        "RemoveQuarantineTagsBeforeUntag"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_ecr::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_ecr::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use aws_sdk_ecr::operation::batch_delete_image::BatchDeleteImageInput;
+        let Some(input) = context.input().downcast_ref::<BatchDeleteImageInput>() else {
+            return Ok(());
+        };
+        let removes_quarantine_tags = input
+            .image_ids()
+            .iter()
+            .any(|i| i.image_tag().is_some_and(|t| t.starts_with("quarantine-")));
+        // The interfering client removes what the untag is not about.
+        let interfere = removes_quarantine_tags != self.quarantine_tags;
+        if !interfere || self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let quarantine_tags = self.quarantine_tags;
+        let repo = input.repository_name().unwrap_or_default().to_string();
+        let endpoint = self.endpoint.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(REGION));
+                let config = (moto::hook_for(&endpoint))(loader).load().await;
+                let other = aws_sdk_ecr::Client::new(&config);
+                let listed = other
+                    .list_images()
+                    .repository_name(&repo)
+                    .send()
+                    .await
+                    .unwrap();
+                let quarantine: Vec<ImageIdentifier> = listed
+                    .image_ids()
+                    .iter()
+                    .filter_map(|i| i.image_tag())
+                    .filter(|t| t.starts_with("quarantine-") == quarantine_tags)
+                    .map(|t| ImageIdentifier::builder().image_tag(t).build())
+                    .collect();
+                assert!(
+                    !quarantine.is_empty(),
+                    "the confirm saw the tags removed here"
+                );
+                other
+                    .batch_delete_image()
+                    .repository_name(&repo)
+                    .set_image_ids(Some(quarantine))
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        })
+        .join()
+        .map_err(|_| "the interfering client panicked".into())
+    }
+}
+
+#[test]
+fn an_image_deleted_by_the_untag_race_is_put_back_under_its_quarantine_tag() {
+    let moto = Moto::start();
+    runtime().block_on(async {
+        let repo = "governed/raced";
+        let digest = moto.put_image(repo, "v1", true).await;
+        let client = moto.client().await;
+        moto::add_tag(&client, repo, &digest, "latest").await;
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION));
+        let sdk = (moto.hook())(loader).load().await;
+        let raced = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&sdk)
+                .interceptor(RemoveQuarantineTagsBeforeUntag {
+                    endpoint: moto.endpoint.clone(),
+                    done: false.into(),
+                    quarantine_tags: true,
+                })
+                .build(),
+        );
+        let image = shipgate::quarantine::EcrImage::parse(&format!(
+            "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}@{digest}"
+        ))
+        .unwrap();
+        let outcome = shipgate::quarantine::quarantine(
+            &raced,
+            &image,
+            shipgate::quarantine::QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.removed_tags, ["latest", "v1"]);
+        assert!(outcome.restored_after_deletion, "{outcome:?}");
+        assert!(
+            outcome
+                .actions
+                .last()
+                .is_some_and(|a| a.contains("put it back as quarantine-")),
+            "{outcome:?}"
+        );
+        // The digest exists again, under its quarantine tag only (`tags` panics if it is gone).
+        assert_eq!(
+            moto::tags(&client, repo, &digest).await,
+            std::slice::from_ref(&outcome.quarantine_tag)
+        );
+    });
+}
+
+#[test]
+fn an_image_deleted_by_the_release_race_is_put_back_quarantined() {
+    let moto = Moto::start();
+    runtime().block_on(async {
+        let repo = "governed/released";
+        let digest = moto.put_image(repo, "v1", true).await;
+        let client = moto.client().await;
+        let image = shipgate::quarantine::EcrImage::parse(&format!(
+            "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}@{digest}"
+        ))
+        .unwrap();
+        let outcome = shipgate::quarantine::quarantine(
+            &client,
+            &image,
+            shipgate::quarantine::QuarantineSettings::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        let qtag = outcome.quarantine_tag;
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION));
+        let sdk = (moto.hook())(loader).load().await;
+        let raced = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&sdk)
+                .interceptor(RemoveQuarantineTagsBeforeUntag {
+                    endpoint: moto.endpoint.clone(),
+                    done: false.into(),
+                    quarantine_tags: false,
+                })
+                .build(),
+        );
+        let err = shipgate::quarantine::release(&raced, &image, &["v1".to_string()], false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, shipgate::quarantine::QuarantineError::Refused(w)
+                if w.contains("put back, quarantined, as quarantine-") && w.contains("run the release again")),
+            "{err}"
+        );
+        // The digest exists again, quarantined (`tags` panics if it is gone).
+        assert_eq!(moto::tags(&client, repo, &digest).await, [qtag]);
+    });
 }
