@@ -11,7 +11,8 @@ COPY --from=build /src/target/release/shipgate /usr/local/bin/shipgate
 # bundled policy that governs loopback or private addresses would let any caller steer the
 # service at the pod's own ports. Mount yours at /etc/shipgate/policies (readiness fails
 # until there is at least one).
-USER nonroot:nonroot
+# distroless `nonroot`, by number so that runtimes can check it is not root.
+USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/shipgate"]
 # Listening beyond loopback needs caller authentication: mount a configuration with an `auth`

