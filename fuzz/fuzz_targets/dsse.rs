@@ -67,6 +67,10 @@ fuzz_target!(|data: &[u8]| {
     let results = f
         .verifier
         .verify_attestation(&artifact, &f.subject, &f.authorities);
-    assert_eq!(results.len(), f.authorities.len(), "one result per authority");
+    assert_eq!(
+        results.len(),
+        f.authorities.len(),
+        "one result per authority"
+    );
     let _ = fuzzing::dsse_statement("application/vnd.in-toto+json", data, &f.subject);
 });
