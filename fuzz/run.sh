@@ -10,10 +10,14 @@ secs="${1:-60}"
 shift || true
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bundle trusted_root rfc3161 rekor_body checkpoint certificate dsse oci_manifest)
 mkdir -p fuzz/logs
-# Build all first, so the timed runs measure fuzzing, not compiling.
-for target in "${targets[@]}"; do RUSTC_BOOTSTRAP=1 cargo fuzz build "$target"; done
+# Build first, so the timed runs measure fuzzing, not compiling.
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(bundle trusted_root rfc3161 rekor_body checkpoint certificate dsse oci_manifest)
+  RUSTC_BOOTSTRAP=1 cargo fuzz build
+else
+  for target in "${targets[@]}"; do RUSTC_BOOTSTRAP=1 cargo fuzz build "$target"; done
+fi
 failed=0
 summary=()
 for target in "${targets[@]}"; do
