@@ -520,7 +520,9 @@ fn describe(repo: &Repository, reference: &str) -> String {
 }
 
 /// The manifest's own `mediaType` (covered by its digest) when it has one, else the header's.
-fn manifest_media_type(bytes: &[u8], header: Option<String>) -> String {
+/// `pub` only for the fuzz targets (`fuzz/`).
+#[doc(hidden)]
+pub fn manifest_media_type(bytes: &[u8], header: Option<String>) -> String {
     #[derive(serde::Deserialize)]
     struct Typed {
         #[serde(default, rename = "mediaType")]

@@ -32,6 +32,9 @@ mod attestation;
 mod bundle;
 mod certificate;
 mod dsse;
+/// Entry points for the fuzz targets in `fuzz/`; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod judge;
 mod keys;
 mod legacy;

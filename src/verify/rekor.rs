@@ -223,7 +223,7 @@ fn verify_inclusion(
     Ok(())
 }
 
-struct Checkpoint {
+pub(super) struct Checkpoint {
     size: u64,
     root: Vec<u8>,
 }
@@ -233,7 +233,11 @@ struct Checkpoint {
 /// counts: its key hint is the first 4 bytes of the trust root's log id, and for an Ed25519 log
 /// (Rekor v2) also the hint the signed-note spec derives, `sha256(name‖"\n"‖0x01‖key)[..4]`,
 /// so a signature line must carry the log's own name. Witness cosignatures are ignored.
-fn verify_checkpoint(note: &str, log: &LogKey, key: &PublicKey) -> Result<Checkpoint, Rejection> {
+pub(super) fn verify_checkpoint(
+    note: &str,
+    log: &LogKey,
+    key: &PublicKey,
+) -> Result<Checkpoint, Rejection> {
     let bad = |what: &str| reject(format!("the checkpoint is malformed: {what}"));
     if note.len() > MAX_NOTE_LEN {
         return Err(bad("larger than 16 KiB"));
@@ -540,7 +544,7 @@ fn verifier_der(b64: &str) -> Result<Vec<u8>, Rejection> {
 }
 
 impl Body {
-    fn parse(bytes: &[u8]) -> Result<Body, Rejection> {
+    pub(super) fn parse(bytes: &[u8]) -> Result<Body, Rejection> {
         let raw: RawBody = serde_json::from_slice(bytes)
             .map_err(|e| reject(format!("the log entry body is not a Rekor entry: {e}")))?;
         let spec_err =
