@@ -53,6 +53,8 @@ const MAX_HEADER_BUFFER_BYTES: usize = 32 * 1024;
 /// How long the accept loop pauses after an `accept` error it cannot fix at once (fd
 /// exhaustion with nothing to evict, …): long enough not to spin, short enough to recover.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(20);
+/// Connections closed per `accept` that failed for lack of fds.
+const EVICTIONS_PER_ACCEPT_FAILURE: usize = 16;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -371,9 +373,11 @@ pub async fn serve(
     Ok(())
 }
 
-/// `accept` failed. Out of fds (EMFILE/ENFILE, or the kernel's buffers): close the oldest
-/// unfinished or idle connection so the next `accept` can succeed, and pause briefly either
-/// way: the pending connection stays in the backlog, and retrying at once would spin.
+/// `accept` failed. Out of fds (EMFILE/ENFILE, or the kernel's buffers): close a few of the
+/// oldest unfinished or idle connections so that the next `accept`s succeed (a health probe may
+/// be queued in the backlog behind hundreds of slow clients; one eviction per pause would reach
+/// it only after seconds). Then pause briefly: the pending connection stays in the backlog, and
+/// retrying at once would spin while nothing has been freed.
 async fn handle_accept_error(e: &io::Error, registry: &Registry) {
     match e.kind() {
         // The peer gave up before we accepted: nothing to do.
@@ -384,12 +388,23 @@ async fn handle_accept_error(e: &io::Error, registry: &Registry) {
     }
     // EMFILE (24), ENFILE (23), ENOBUFS (105 on Linux), ENOMEM (12).
     let out_of_resources = matches!(e.raw_os_error(), Some(23 | 24 | 12 | 105));
+    let mut evicted = 0;
     if out_of_resources {
         registry.metrics.record_accept_exhausted();
-        registry.evict_oldest();
+        while evicted < EVICTIONS_PER_ACCEPT_FAILURE && registry.evict_oldest() {
+            evicted += 1;
+        }
+        tracing::debug!(error = %e, evicted, "accept: out of fds; closed slow or idle connections");
+    } else {
+        tracing::warn!(error = %e, "accept failed; pausing briefly");
     }
-    tracing::warn!(error = %e, out_of_resources, "accept failed; pausing briefly");
-    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+    // Evicted connections free their fds as soon as their tasks run: a short pause is enough.
+    let pause = if evicted > 0 {
+        Duration::from_millis(1)
+    } else {
+        ACCEPT_ERROR_PAUSE
+    };
+    tokio::time::sleep(pause).await;
 }
 
 async fn serve_connection(
