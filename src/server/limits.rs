@@ -119,9 +119,7 @@ pub fn soft_fd_limit() -> Option<usize> {
 }
 
 fn parse_soft_fd_limit(limits: &str) -> Option<usize> {
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.trim_start_matches("Max open files")
         .split_whitespace()
         .next()?

@@ -166,7 +166,9 @@ impl Registry {
                     Phase::Head if age >= header_ms => {
                         Some((c.clone(), ClosedConnection::HeaderTimeout))
                     }
-                    Phase::Idle if age >= idle_ms => Some((c.clone(), ClosedConnection::IdleTimeout)),
+                    Phase::Idle if age >= idle_ms => {
+                        Some((c.clone(), ClosedConnection::IdleTimeout))
+                    }
                     // `Body` is timed by the request itself (it answers 408); `Busy` by the gate.
                     _ => None,
                 }
@@ -532,8 +534,9 @@ fn refusal(status: StatusCode, message: String) -> Response<Body> {
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
     );
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
     response
 }

@@ -211,10 +211,7 @@ async fn decide(
 fn overloaded(message: String, retry_after_seconds: u64) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        [(
-            header::RETRY_AFTER,
-            retry_after_seconds.max(1).to_string(),
-        )],
+        [(header::RETRY_AFTER, retry_after_seconds.max(1).to_string())],
         Json(json!({ "error": message })),
     )
         .into_response()

@@ -43,15 +43,21 @@ fn example_policies() -> String {
         .to_string()
 }
 
-/// Opens `n` connections that each send `HALF_SENT` and then nothing.
+/// Opens up to `n` connections that each send `HALF_SENT` and then nothing; stops at the first
+/// that cannot connect within 2 s (a server that no longer accepts fills its backlog).
 fn open_half_sent(port: u16, n: usize) -> Vec<TcpStream> {
-    (0..n)
-        .filter_map(|_| {
-            let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-            s.write_all(HALF_SENT).ok()?;
-            Some(s)
-        })
-        .collect()
+    let address = ([127, 0, 0, 1], port).into();
+    let mut open = Vec::with_capacity(n);
+    for _ in 0..n {
+        let Ok(mut s) = TcpStream::connect_timeout(&address, Duration::from_secs(2)) else {
+            break;
+        };
+        if s.write_all(HALF_SENT).is_err() {
+            break;
+        }
+        open.push(s);
+    }
+    open
 }
 
 /// `GET path` on a new connection; the status code and how long the answer took. Gives up
@@ -137,7 +143,10 @@ fn half_sent_requests_are_closed_by_the_header_timeout_while_healthz_answers() {
         );
     }
     assert!(
-        metric(port, "shipgate_connections_closed_total{reason=\"header_timeout\"}") >= 290,
+        metric(
+            port,
+            "shipgate_connections_closed_total{reason=\"header_timeout\"}"
+        ) >= 290,
         "header timeouts are counted"
     );
 }
@@ -178,7 +187,10 @@ fn a_trickling_body_gets_408_and_the_connection_is_closed() {
     let _ = s.shutdown(Shutdown::Both);
     let _ = trickle.join();
     assert_eq!(
-        metric(port, "shipgate_connections_closed_total{reason=\"body_timeout\"}"),
+        metric(
+            port,
+            "shipgate_connections_closed_total{reason=\"body_timeout\"}"
+        ),
         1
     );
 }
@@ -220,7 +232,12 @@ fn more_connections_than_the_cap_do_not_lock_out_healthz() {
     let (status, _, text) = get_fresh(port, "/readyz", Duration::from_secs(10));
     assert_eq!(status, 200, "{text}");
     assert!(metric(port, "shipgate_connections_open") <= 50);
-    assert!(metric(port, "shipgate_connections_closed_total{reason=\"evicted\"}") >= 250);
+    assert!(
+        metric(
+            port,
+            "shipgate_connections_closed_total{reason=\"evicted\"}"
+        ) >= 250
+    );
     drop(slow);
 }
 
@@ -309,7 +326,9 @@ fn decisions_beyond_the_in_flight_limit_get_503_with_retry_after_at_once() {
     // The third is refused at once, not queued behind them.
     let started = Instant::now();
     let mut third = decide(format!("127.0.0.1:{registry_port}/app3:v1"));
-    third.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut response = Vec::new();
     let _ = third.read_to_end(&mut response);
     let took = started.elapsed();
@@ -327,7 +346,10 @@ fn decisions_beyond_the_in_flight_limit_get_503_with_retry_after_at_once() {
     let (status, _, _) = get_fresh(port, "/healthz", Duration::from_secs(10));
     assert_eq!(status, 200);
     assert_eq!(
-        metric(port, "shipgate_overloaded_total{limit=\"decisions_in_flight\"}"),
+        metric(
+            port,
+            "shipgate_overloaded_total{limit=\"decisions_in_flight\"}"
+        ),
         1
     );
     drop(hanging);
