@@ -255,8 +255,10 @@ fn near_the_fd_limit_healthz_still_answers() {
         .status()
         .expect("run prlimit");
     assert!(lowered.success(), "prlimit --pid failed");
+    // A server that stops accepting fills its backlog and then refuses connections: the
+    // health probes below are what must not hang.
     let slow = open_half_sent(port, 600);
-    assert!(slow.len() >= 590, "opened only {}", slow.len());
+    assert!(slow.len() >= 300, "opened only {}", slow.len());
     // Give the server time to fill its fds.
     std::thread::sleep(Duration::from_millis(500));
     for _ in 0..5 {
