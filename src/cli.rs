@@ -279,6 +279,10 @@ async fn serve(args: ServeArgs) -> u8 {
         .listen
         .or(config.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let limits = match server::ServerLimits::from_config(config.limits.as_ref()) {
+        Ok(l) => l,
+        Err(e) => return usage(format!("--config: {e}")),
+    };
     let unauthenticated_refusal = || {
         usage(format!(
             "refusing to serve {listen} without caller authentication: configure `auth` (OIDC \
@@ -312,6 +316,14 @@ async fn serve(args: ServeArgs) -> u8 {
         auth = auth.as_ref().map_or_else(|| "none".to_string(), |a| a.describe()),
         "shipgate serving POST /v1/decisions"
     );
+    tracing::info!(
+        header_timeout_seconds = limits.header_timeout.as_secs(),
+        body_timeout_seconds = limits.body_timeout.as_secs(),
+        idle_timeout_seconds = limits.idle_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        max_decisions_in_flight = limits.max_decisions_in_flight,
+        "server limits"
+    );
     let state = match auth {
         Some(auth) => AppState::with_auth(gate, auth),
         None => {
@@ -322,7 +334,8 @@ async fn serve(args: ServeArgs) -> u8 {
             AppState::new(gate)
         }
     };
-    match server::run(listener, state, server::shutdown_signal()).await {
+    let state = state.with_max_decisions_in_flight(limits.max_decisions_in_flight);
+    match server::run(listener, state, limits, server::shutdown_signal()).await {
         Ok(()) => EXIT_PASS,
         Err(e) => usage(format!("server error: {e}")),
     }

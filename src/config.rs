@@ -36,6 +36,10 @@ pub struct ServeConfig {
     /// How long a failing decision is reused, in seconds (default 5).
     #[serde(default)]
     pub cache_fail_seconds: Option<u64>,
+    /// Bounds of the HTTP server (timeouts, connections, decisions in flight); see
+    /// docs/server-limits.md.
+    #[serde(default)]
+    pub limits: Option<LimitsConfig>,
     /// Who may call `POST /v1/decisions`. Without it the service listens on loopback only.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
@@ -115,6 +119,30 @@ impl ClaimValue {
             ClaimValue::Bool(b) => b.to_string(),
         }
     }
+}
+
+/// The HTTP server's limits; each key left out keeps its default.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsConfig {
+    /// Seconds a client has to send a request's headers, from connecting or from the first
+    /// byte of a kept-alive request (default 10); then the connection is closed.
+    #[serde(default)]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a client has to send a request's body once its headers arrived (default 10);
+    /// then it gets 408 and the connection is closed.
+    #[serde(default)]
+    pub body_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection may wait for its next request (default 60).
+    #[serde(default)]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Open client connections at most (default 4096, fewer when the fd limit leaves less
+    /// room: a quarter of `ulimit -n`, at least 64 fds, is kept for everything else).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// `POST /v1/decisions` requests answered at once (default 256); more get 503 at once.
+    #[serde(default)]
+    pub max_decisions_in_flight: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -20,8 +20,48 @@ pub enum RefusedCaller {
     KeysUnavailable,
 }
 
+/// Why a decision request was refused for load, the label of `shipgate_overloaded_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum Overload {
+    /// The server's limit of decision requests in flight (`limits.maxDecisionsInFlight`).
+    DecisionsInFlight,
+    /// The gate's own limit of concurrent evaluations.
+    GateEvaluations,
+}
+
+/// Why the server closed a client connection, the label of
+/// `shipgate_connections_closed_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum ClosedConnection {
+    /// The request headers did not arrive within the header timeout.
+    HeaderTimeout,
+    /// The request body did not arrive within the body timeout (answered 408).
+    BodyTimeout,
+    /// Kept alive without a new request for the idle timeout.
+    IdleTimeout,
+    /// Closed to make room for a new connection (at the cap, or out of fds).
+    Evicted,
+    /// A new connection closed at once: at the cap, and every connection was being answered.
+    RefusedAtCap,
+    /// Not being answered when the server shut down.
+    Shutdown,
+}
+
+const CLOSED_LABELS: [(&str, ClosedConnection); 6] = [
+    ("header_timeout", ClosedConnection::HeaderTimeout),
+    ("body_timeout", ClosedConnection::BodyTimeout),
+    ("idle_timeout", ClosedConnection::IdleTimeout),
+    ("evicted", ClosedConnection::Evicted),
+    ("refused_at_cap", ClosedConnection::RefusedAtCap),
+    ("shutdown", ClosedConnection::Shutdown),
+];
+
 #[derive(Default)]
 pub struct Metrics {
+    overloaded: [AtomicU64; 2],
+    closed_connections: [AtomicU64; CLOSED_LABELS.len()],
+    open_connections: AtomicU64,
+    accept_exhausted: AtomicU64,
     pass: AtomicU64,
     fail: AtomicU64,
     bad_requests: AtomicU64,
@@ -53,6 +93,23 @@ impl Metrics {
 
     pub fn record_refused_caller(&self, why: RefusedCaller) {
         self.refused[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record_overloaded(&self, why: Overload) {
+        self.overloaded[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record_closed_connection(&self, why: ClosedConnection) {
+        self.closed_connections[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_open_connections(&self, open: usize) {
+        self.open_connections
+            .store(u64::try_from(open).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn record_accept_exhausted(&self) {
+        self.accept_exhausted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition format.
@@ -95,6 +152,47 @@ impl Metrics {
                 load(&self.refused[why as usize])
             );
         }
+        out.push_str(
+            "# HELP shipgate_overloaded_total Decision requests refused with 503 for load, by limit.\n",
+        );
+        out.push_str("# TYPE shipgate_overloaded_total counter\n");
+        for (label, why) in [
+            ("decisions_in_flight", Overload::DecisionsInFlight),
+            ("gate_evaluations", Overload::GateEvaluations),
+        ] {
+            let _ = writeln!(
+                out,
+                "shipgate_overloaded_total{{limit=\"{label}\"}} {}",
+                load(&self.overloaded[why as usize])
+            );
+        }
+        out.push_str("# HELP shipgate_connections_open Client connections open.\n");
+        out.push_str("# TYPE shipgate_connections_open gauge\n");
+        let _ = writeln!(
+            out,
+            "shipgate_connections_open {}",
+            load(&self.open_connections)
+        );
+        out.push_str(
+            "# HELP shipgate_connections_closed_total Client connections closed by the server, by reason.\n",
+        );
+        out.push_str("# TYPE shipgate_connections_closed_total counter\n");
+        for (label, why) in CLOSED_LABELS {
+            let _ = writeln!(
+                out,
+                "shipgate_connections_closed_total{{reason=\"{label}\"}} {}",
+                load(&self.closed_connections[why as usize])
+            );
+        }
+        out.push_str(
+            "# HELP shipgate_accept_exhausted_total accept() failures for lack of fds or memory.\n",
+        );
+        out.push_str("# TYPE shipgate_accept_exhausted_total counter\n");
+        let _ = writeln!(
+            out,
+            "shipgate_accept_exhausted_total {}",
+            load(&self.accept_exhausted)
+        );
         out.push_str("# HELP shipgate_decision_cache_total Decision cache lookups, by outcome.\n");
         out.push_str("# TYPE shipgate_decision_cache_total counter\n");
         let _ = writeln!(

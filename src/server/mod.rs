@@ -1,5 +1,7 @@
 //! The HTTP service: `POST /v1/decisions`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 
+mod limits;
+mod listener;
 mod metrics;
 
 use std::future::Future;
@@ -14,13 +16,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::auth::{Authenticator, Caller, Refusal};
-use crate::gate::{DecisionRequest, Gate};
-pub use metrics::{Metrics, RefusedCaller};
+use crate::gate::{DecisionRequest, Gate, RequestError};
+pub use limits::{connection_cap, soft_fd_limit, ServerLimits};
+pub use metrics::{ClosedConnection, Metrics, Overload, RefusedCaller};
 
 /// Requests are one image name and a policy name: anything larger is not a request.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+/// What a caller refused for the server's own in-flight limit is told to wait: decisions that
+/// are cached or fail fast free slots within about a second.
+const DECISIONS_RETRY_AFTER_SECONDS: u64 = 1;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +35,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `None`: no caller authentication (the CLI then listens on loopback only).
     pub auth: Option<Arc<Authenticator>>,
+    /// One permit per `POST /v1/decisions` being answered; none left: 503 at once.
+    pub decision_slots: Arc<Semaphore>,
+    /// The number of permits `decision_slots` started with (quoted in the 503).
+    pub max_decisions_in_flight: usize,
 }
 
 impl AppState {
@@ -37,6 +48,20 @@ impl AppState {
             gate,
             metrics: Arc::new(Metrics::default()),
             auth: None,
+            decision_slots: Arc::new(Semaphore::new(
+                ServerLimits::DEFAULT_MAX_DECISIONS_IN_FLIGHT,
+            )),
+            max_decisions_in_flight: ServerLimits::DEFAULT_MAX_DECISIONS_IN_FLIGHT,
+        }
+    }
+
+    /// At most `limit` (at least 1) decision requests are answered at once.
+    pub fn with_max_decisions_in_flight(self, limit: usize) -> AppState {
+        let limit = limit.max(1);
+        AppState {
+            decision_slots: Arc::new(Semaphore::new(limit)),
+            max_decisions_in_flight: limit,
+            ..self
         }
     }
 
@@ -61,15 +86,16 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Serves until `shutdown` resolves, then finishes the requests in flight. The connection
+/// bounds (timeouts, cap) come from `limits`; the decisions-in-flight bound from `state`.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
+    limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let metrics = state.metrics.clone();
+    listener::serve(listener, app(state), limits, metrics, shutdown).await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -113,6 +139,19 @@ async fn decide(
     body: Result<Json<DecisionRequest>, JsonRejection>,
 ) -> Result<Response, Response> {
     let started = Instant::now();
+    // Before anything else, authentication included (it may fetch an issuer's keys): beyond
+    // the limit the caller is told at once to come back, never queued, so load cannot grow
+    // memory or latency without bound.
+    let Ok(_slot) = state.decision_slots.clone().try_acquire_owned() else {
+        state.metrics.record_overloaded(Overload::DecisionsInFlight);
+        return Err(overloaded(
+            format!(
+                "the server is answering its limit of {} decision requests; retry in {} s",
+                state.max_decisions_in_flight, DECISIONS_RETRY_AFTER_SECONDS
+            ),
+            DECISIONS_RETRY_AFTER_SECONDS,
+        ));
+    };
     // Authentication comes first: an unknown caller learns nothing about the request it sent.
     let caller = match &state.auth {
         None => Caller::Unauthenticated,
@@ -133,6 +172,16 @@ async fn decide(
     })
     .map_err(IntoResponse::into_response)?;
     let decision = state.gate.decide(&request).await.map_err(|e| {
+        if let RequestError::Overloaded {
+            retry_after_seconds,
+            ..
+        } = &e
+        {
+            // Nothing was decided: not the caller's fault, and worth retrying.
+            state.metrics.record_overloaded(Overload::GateEvaluations);
+            tracing::warn!(image = %request.image, caller = %caller, error = %e, "overloaded");
+            return overloaded(e.to_string(), *retry_after_seconds);
+        }
         state.metrics.record_bad_request();
         tracing::info!(image = %request.image, caller = %caller, error = %e, "bad request");
         ApiError {
@@ -156,6 +205,16 @@ async fn decide(
         "decision"
     );
     Ok(Json(decision).into_response())
+}
+
+/// 503 with `Retry-After` (seconds, at least 1) and the API's error shape.
+fn overloaded(message: String, retry_after_seconds: u64) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, retry_after_seconds.max(1).to_string())],
+        Json(json!({ "error": message })),
+    )
+        .into_response()
 }
 
 /// 401 carries `WWW-Authenticate: Bearer`; every refusal is logged with what is known of the
