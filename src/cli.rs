@@ -383,6 +383,15 @@ pub fn build_gate(
         cache_fail_ttl: config
             .cache_fail_seconds
             .map_or(defaults.cache_fail_ttl, Duration::from_secs),
+        max_concurrent_evaluations: match config
+            .limits
+            .as_ref()
+            .and_then(|l| l.max_concurrent_evaluations)
+        {
+            Some(0) => anyhow::bail!("limits.maxConcurrentEvaluations must be at least 1"),
+            Some(n) => n,
+            None => defaults.max_concurrent_evaluations,
+        },
         ..defaults
     };
     Ok(Gate::new(

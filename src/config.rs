@@ -143,6 +143,11 @@ pub struct LimitsConfig {
     /// `POST /v1/decisions` requests answered at once (default 256); more get 503 at once.
     #[serde(default)]
     pub max_decisions_in_flight: Option<usize>,
+    /// Evaluations (tag resolutions and evidence collections, each holding registry
+    /// connections and memory until it ends) running at once (default 64); a request that
+    /// needs one more gets 503 with `Retry-After` at once. Cached answers need none.
+    #[serde(default)]
+    pub max_concurrent_evaluations: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
