@@ -176,6 +176,7 @@ mod tests {
             idle_timeout_seconds: Some(3),
             max_connections: Some(5),
             max_decisions_in_flight: Some(4),
+            max_concurrent_evaluations: Some(6),
         };
         let limits = ServerLimits::from_config(Some(&config)).unwrap();
         assert_eq!(limits.header_timeout, Duration::from_secs(1));
