@@ -43,6 +43,11 @@ fn post(base: &str, body: &str) -> (u16, Value) {
     )
 }
 
+/// A policy `name` over `images` that asks for a keyless signature no test image has.
+fn keyless_policy(name: &str, images: &str) -> String {
+    format!("name: {name}\nimages: [\"{images}\"]\nsignatures:\n  authorities:\n    - name: x\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: https://github.com/acme/x/.github/workflows/r.yml@refs/heads/main\n")
+}
+
 fn write_policy(dir: &std::path::Path, file: &str, yaml: &str) {
     std::fs::write(dir.join(file), yaml).unwrap();
 }
@@ -69,7 +74,7 @@ fn naming_a_policy_never_weakens_the_decision() {
     write_policy(
         dir.path(),
         "other.yaml",
-        &format!("name: elsewhere\nimages: [\"{host}/other/**\"]\nsignatures:\n  authorities:\n    - name: x\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: https://github.com/acme/x/.github/workflows/r.yml@refs/heads/main\n"),
+        &keyless_policy("elsewhere", &format!("{host}/other/**")),
     );
     let port = free_port();
     let serve = ServeProcess::start(
@@ -182,7 +187,7 @@ fn a_timed_out_evaluation_drops_its_registry_connections() {
     write_policy(
         dir.path(),
         "p.yaml",
-        &format!("name: p\nimages: [\"{}/**\"]\nsignatures:\n  authorities:\n    - name: x\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: https://github.com/acme/x/.github/workflows/r.yml@refs/heads/main\n", stall.host),
+        &keyless_policy("p", &format!("{}/**", stall.host)),
     );
     let port = free_port();
     let serve = ServeProcess::start(
@@ -272,8 +277,8 @@ impl Registry for SlowRegistry {
 }
 
 fn slow_gate(registry: Arc<SlowRegistry>, settings: GateSettings) -> Gate {
-    let yaml = "name: p\nimages: [\"registry.test/**\"]\nsignatures:\n  authorities:\n    - name: x\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: https://github.com/acme/x/.github/workflows/r.yml@refs/heads/main\n";
-    let policy = Policy::from_yaml(yaml, std::path::Path::new("p.yaml")).unwrap();
+    let yaml = keyless_policy("p", "registry.test/**");
+    let policy = Policy::from_yaml(&yaml, std::path::Path::new("p.yaml")).unwrap();
     Gate::new(
         PolicySet::new(vec![policy]).unwrap(),
         registry,

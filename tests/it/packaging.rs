@@ -112,12 +112,7 @@ fn serve_takes_its_configuration_from_the_environment() {
         ],
         port,
     );
-    let mut ready = crate::common::oci::agent()
-        .get(format!("{}/readyz", serve.base))
-        .call()
-        .unwrap();
-    let body: serde_json::Value =
-        serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap();
+    let body = readyz(&serve.base);
     assert_eq!(body["policies"], 1, "{body}");
     drop(serve);
 
@@ -146,11 +141,15 @@ fn serve_takes_its_configuration_from_the_environment() {
         ],
         port,
     );
+    let body = readyz(&serve.base);
+    assert_eq!(body["policies"], 2, "{body}");
+}
+
+/// The body of `GET /readyz`.
+fn readyz(base: &str) -> serde_json::Value {
     let mut ready = crate::common::oci::agent()
-        .get(format!("{}/readyz", serve.base))
+        .get(format!("{base}/readyz"))
         .call()
         .unwrap();
-    let body: serde_json::Value =
-        serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap();
-    assert_eq!(body["policies"], 2, "{body}");
+    serde_json::from_str(&ready.body_mut().read_to_string().unwrap()).unwrap()
 }
