@@ -7,6 +7,7 @@
 //! - `auth/static-token`: a static bearer token (SHA-256 and a constant-time comparison).
 //!
 //! Run: `cargo bench --bench auth`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use std::time::Duration;
 

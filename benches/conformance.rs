@@ -10,6 +10,7 @@
 //! real ones (the real SCT and SET inputs are derived data the verifier reconstructs).
 //! `floor/bundle` runs all five in sequence: the cost of verifying such a bundle with no parsing,
 //! no hashing of the Merkle path and no policy. Run: `cargo bench --bench conformance`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

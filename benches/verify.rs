@@ -6,6 +6,7 @@
 //! - `evaluate/…`: choosing the policies for an image and judging collected evidence.
 //!
 //! Run: `cargo bench --bench verify` (reads `tests/data/vectors`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! For `bench/load.sh`: a loopback OIDC issuer (the tests' `TestIssuer`: discovery + JWKS with
 //! an RSA key made now) and one RS256 token it signed, GitHub-shaped, valid for an hour.
 //! Prints `ISSUER_URL TOKEN` on one line, then serves until stdin closes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 use shipgate_test_support::oidc::TestIssuer;
 
 fn main() {

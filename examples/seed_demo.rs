@@ -5,6 +5,7 @@
 //! fixtures, not the gate.
 //!
 //! Usage: `seed_demo http://127.0.0.1:PORT OUT_DIR` → prints one line per image pushed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 #[allow(unused_imports)]
 #[path = "../tests/it/common/mod.rs"]

@@ -3,6 +3,7 @@
 //! public key and a policy for it into OUT_DIR. Uses the test fixtures, not the gate.
 //!
 //! Usage: `seed_signed_image http://127.0.0.1:PORT OUT_DIR` → prints the image digest.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 #[allow(unused_imports)]
 #[path = "../tests/it/common/mod.rs"]

@@ -8,6 +8,7 @@
 //! events start from the documented example event of
 //! <https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html>
 //! (as captured in aws-lambda-rust-runtime's `example-codepipeline_job-event.json`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 #[path = "common/codepipeline_stub.rs"]
 mod codepipeline_stub;

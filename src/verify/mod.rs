@@ -228,9 +228,10 @@ impl Verifier {
             .into_iter()
             .map(|r| {
                 let signature = r?;
-                let st = statement
-                    .as_ref()
-                    .expect("a verified material has a statement");
+                // A verified material always comes with its statement; fail closed if not.
+                let st = statement.as_ref().ok_or_else(|| {
+                    Rejection("the attestation verified without an in-toto statement (bug)".into())
+                })?;
                 Ok(VerifiedAttestation {
                     signature,
                     predicate_type: st.predicate_type.clone(),

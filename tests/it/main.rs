@@ -1,4 +1,5 @@
 //! Integration tests: one binary, a module per concern (linking the AWS SDK once, not per file).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod action_install;
 mod auth;

@@ -14,6 +14,7 @@
 //! a local hash); moto does not implement `UpdateImageStorageClass` (archive is not covered
 //! here); moto's `BatchGetRepositoryScanningConfiguration` ignores a repository's `scanOnPush`
 //! flag, so "scans on push" is configured with a registry scanning rule, which it does reflect.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod examples;
 mod harness;
