@@ -155,7 +155,7 @@ fn read(path: &Path) -> Result<Vec<u8>, VerifyBundleError> {
     std::fs::read(path).map_err(|e| VerifyBundleError::Usage(format!("{}: {e}", path.display())))
 }
 
-/// `sha256:<hex>` or `sha512:<hex>` as given, or both digests of the file, read as a stream.
+/// `sha256:<hex>` or `sha512:<hex>` as given, or the SHA-256/384/512 digests of the file, read as a stream.
 fn artifact_subject(artifact: &str) -> Result<Subject, VerifyBundleError> {
     let usage = |m: String| VerifyBundleError::Usage(m);
     if artifact.starts_with("sha256:") {
@@ -172,13 +172,18 @@ fn artifact_subject(artifact: &str) -> Result<Subject, VerifyBundleError> {
         }
         return Ok(Subject {
             sha256: None,
+            sha384: None,
             sha512: Some(hex.to_ascii_lowercase()),
         });
     }
     use sha2::Digest as _;
     use std::io::Read as _;
     let mut file = std::fs::File::open(artifact).map_err(|e| usage(format!("{artifact}: {e}")))?;
-    let (mut h256, mut h512) = (sha2::Sha256::new(), sha2::Sha512::new());
+    let (mut h256, mut h384, mut h512) = (
+        sha2::Sha256::new(),
+        sha2::Sha384::new(),
+        sha2::Sha512::new(),
+    );
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = file
@@ -188,10 +193,12 @@ fn artifact_subject(artifact: &str) -> Result<Subject, VerifyBundleError> {
             break;
         }
         h256.update(&buf[..n]);
+        h384.update(&buf[..n]);
         h512.update(&buf[..n]);
     }
     let sha256: Digest = format!("sha256:{}", hex::encode(h256.finalize()))
         .parse()
         .map_err(|e: crate::reference::ReferenceError| usage(e.to_string()))?;
-    Ok(Subject::of_bytes(sha256, hex::encode(h512.finalize())))
+    Ok(Subject::of_bytes(sha256, hex::encode(h512.finalize()))
+        .with_sha384(hex::encode(h384.finalize())))
 }

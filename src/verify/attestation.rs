@@ -153,7 +153,7 @@ pub(crate) fn prepare_bundle(
         reject("the Sigstore bundle holds a message signature, not an attestation (DSSE envelope)")
     })?;
     let (_, st) = statement(&env, subject)?;
-    let material = super::bundle::prepare(artifact, subject, root)?;
+    let material = super::bundle::prepare(artifact, subject, root, false)?;
     Ok((st, material))
 }
 
@@ -207,6 +207,7 @@ pub(crate) fn prepare_legacy(
     let pae = dsse::pae(&env.payload_type, &payload);
     let material = Material {
         subject_sha256: sha256(&payload).to_vec(),
+        subject_alg: super::keys::HashAlg::Sha256,
         dsse_pae_sha256: Some(sha256(&pae)),
         dsse_envelope_sha256: Some(sha256(&att.envelope)),
         predicate_type: None,

@@ -11,7 +11,7 @@ use super::asn1;
 use super::certificate::{Cert, Leaf, MAX_CHAIN};
 use super::dsse;
 use super::judge::{Material, Signed, Tlog};
-use super::keys::sha256;
+use super::keys::{sha256, HashAlg};
 use super::rekor::{self, EntryInput, ProofInput};
 use super::timestamp;
 use super::trust_root::TrustRoot;
@@ -173,10 +173,15 @@ fn b64(s: &str, what: &str) -> Result<Vec<u8>, Rejection> {
 }
 
 /// Parses and checks everything about the bundle that does not depend on the authority.
+///
+/// `raw_dsse`: a DSSE envelope whose payload type is not in-toto may sign the artifact itself
+/// (its payload is the artifact's bytes, as sigstore-js and sigstore-python accept); only for
+/// an artifact verified on its own, never for an image signature or an attestation.
 pub(crate) fn prepare(
     artifact: &BundleArtifact,
     subject: &Subject,
     root: &TrustRoot,
+    raw_dsse: bool,
 ) -> Result<Material, Rejection> {
     if artifact.json.len() > MAX_BUNDLE_LEN {
         return Err(reject("the Sigstore bundle is larger than 1 MiB"));
@@ -199,18 +204,21 @@ pub(crate) fn prepare(
     let leaf = leaf(vm, root)?;
 
     let mut predicate_type = None;
-    let (signed, signature, subject_sha256, dsse_pae_sha256) =
+    let (signed, signature, subject_sha256, subject_alg, dsse_pae_sha256) =
         match (&b.dsse_envelope, &b.message_signature) {
             (Some(env), None) => {
-                if env.payload_type != dsse::IN_TOTO {
+                let payload = b64(&env.payload, "DSSE payload")?;
+                if env.payload_type == dsse::IN_TOTO {
+                    predicate_type = Some(dsse::check_statement(&payload, subject)?);
+                } else if raw_dsse {
+                    check_raw_payload(&payload, &env.payload_type, subject)?;
+                } else {
                     return Err(reject(format!(
                         "the DSSE payload type is `{}`, not `{}`",
                         env.payload_type,
                         dsse::IN_TOTO
                     )));
                 }
-                let payload = b64(&env.payload, "DSSE payload")?;
-                predicate_type = Some(dsse::check_statement(&payload, subject)?);
                 let [sig] = env.signatures.as_slice() else {
                     return Err(reject("the DSSE envelope must hold exactly one signature"));
                 };
@@ -221,6 +229,7 @@ pub(crate) fn prepare(
                     Signed::Message(pae),
                     signature,
                     sha256(&payload).to_vec(),
+                    HashAlg::Sha256,
                     Some(pae_sha256),
                 )
             }
@@ -229,30 +238,52 @@ pub(crate) fn prepare(
                     .message_digest
                     .as_ref()
                     .ok_or_else(|| reject("the messageSignature has no messageDigest"))?;
-                if md.algorithm != "SHA2_256" {
-                    return Err(reject(format!(
-                        "the messageSignature digest algorithm is {}, not SHA2_256",
+                let alg = HashAlg::from_protobuf(&md.algorithm).ok_or_else(|| {
+                    reject(format!(
+                        "the messageSignature digest algorithm is {}, not SHA2_256, SHA2_384 or \
+                         SHA2_512",
                         md.algorithm
+                    ))
+                })?;
+                let signed_digest = b64(&md.digest, "message digest")?;
+                if signed_digest.len() != alg.len() {
+                    return Err(reject(format!(
+                        "the messageSignature digest is not a {} digest",
+                        alg.name()
                     )));
                 }
-                let signed_digest = b64(&md.digest, "message digest")?;
-                let Some(digest) = &subject.sha256 else {
-                    return Err(reject(
-                    "the bundle signs a SHA-256 message digest; give the artifact or its sha256",
-                ));
+                // Only the artifact's digest of the same algorithm can be compared.
+                let (ours, prefix) = match alg {
+                    HashAlg::Sha256 => (
+                        subject.sha256.as_ref().map(|d| d.hex().to_string()),
+                        "sha256",
+                    ),
+                    HashAlg::Sha384 => (subject.sha384.clone(), "sha384"),
+                    HashAlg::Sha512 => (subject.sha512.clone(), "sha512"),
                 };
-                if hex::encode(&signed_digest) != digest.hex() {
+                let Some(ours) = ours else {
                     return Err(reject(format!(
-                        "the bundle signs sha256:{}, not this image {digest} (a signature of \
+                        "the bundle signs a {} message digest, and the artifact's {} is not \
+                         known (given as {}); give the artifact file",
+                        alg.name(),
+                        alg.name(),
+                        subject.describe()
+                    )));
+                };
+                if hex::encode(&signed_digest) != ours {
+                    return Err(reject(format!(
+                        "the bundle signs {prefix}:{}, not this artifact {} (a signature of \
                          other content)",
-                        hex::encode(&signed_digest)
+                        hex::encode(&signed_digest),
+                        subject.describe()
                     )));
                 }
                 let signature = b64(&ms.signature, "message signature")?;
                 (
-                    Signed::Prehashed(signed_digest.clone()),
+                    Signed::Prehashed(alg, signed_digest.clone()),
                     signature,
                     signed_digest,
+                    alg,
                     None,
                 )
             }
@@ -273,6 +304,7 @@ pub(crate) fn prepare(
         signed,
         signature,
         subject_sha256,
+        subject_alg,
         dsse_pae_sha256,
         dsse_envelope_sha256: None,
         predicate_type,
@@ -280,6 +312,31 @@ pub(crate) fn prepare(
         tlog,
         timestamps,
     })
+}
+
+/// A DSSE payload that is not an in-toto statement is the artifact itself: its SHA-256 or
+/// SHA-512 must be the artifact's.
+fn check_raw_payload(
+    payload: &[u8],
+    payload_type: &str,
+    subject: &Subject,
+) -> Result<(), Rejection> {
+    let sha256_ok = subject
+        .sha256
+        .as_ref()
+        .map(|d| hex::encode(sha256(payload)) == d.hex());
+    let sha512_ok = subject
+        .sha512
+        .as_ref()
+        .map(|h| hex::encode(HashAlg::Sha512.digest(payload)) == *h);
+    // Every digest known of the artifact must match; at least one is.
+    match (sha256_ok, sha512_ok) {
+        (Some(false), _) | (_, Some(false)) | (None, None) => Err(reject(format!(
+            "the DSSE payload (type `{payload_type}`, not in-toto) is not this artifact {}",
+            subject.describe()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The bundle's RFC 3161 timestamps, each verified over the signature (for DSSE, the envelope's

@@ -8,7 +8,7 @@ use std::cell::OnceCell;
 use crate::policy::authority::{Authority, Identity, TlogRequirement};
 
 use super::certificate::{fmt_time, Leaf};
-use super::keys::PublicKey;
+use super::keys::{HashAlg, PublicKey};
 use super::rekor::{Signer, Subject, VerifiedEntry};
 use super::timestamp::Timestamps;
 use super::trust_root::TrustRoot;
@@ -18,8 +18,8 @@ use super::{Rejection, VerifiedSignature};
 pub(crate) enum Signed {
     /// The signed bytes themselves (a simple-signing payload, or a DSSE PAE).
     Message(Vec<u8>),
-    /// Only the SHA-256 of the signed bytes (a bundle's `messageSignature`).
-    Prehashed(Vec<u8>),
+    /// Only the digest of the signed bytes (a bundle's `messageSignature`).
+    Prehashed(HashAlg, Vec<u8>),
 }
 
 /// The state of the transparency-log evidence, judged once.
@@ -33,8 +33,11 @@ pub(crate) enum Tlog {
 pub(crate) struct Material {
     pub signed: Signed,
     pub signature: Vec<u8>,
-    /// SHA-256 the log entry must bind: of the signed blob, or of the DSSE payload.
+    /// The digest the log entry must bind: of the signed blob, or (SHA-256) of the DSSE payload.
     pub subject_sha256: Vec<u8>,
+    /// The algorithm of `subject_sha256`: SHA-256 but for a `messageSignature` over a
+    /// SHA-384 or SHA-512 digest.
+    pub subject_alg: HashAlg,
     /// For a DSSE envelope, the SHA-256 of its PAE (what a Rekor v2 hashedrekord binds).
     pub dsse_pae_sha256: Option<[u8; 32]>,
     /// For a DSSE envelope stored as bytes (a cosign `.att` layer), their SHA-256: what an
@@ -53,7 +56,7 @@ impl Material {
     fn verifies_with(&self, key: &PublicKey) -> bool {
         match &self.signed {
             Signed::Message(m) => key.verify(m, &self.signature),
-            Signed::Prehashed(d) => key.verify_prehashed_sha256(d, &self.signature),
+            Signed::Prehashed(alg, d) => key.verify_prehashed(*alg, d, &self.signature),
         }
     }
 
@@ -64,7 +67,7 @@ impl Material {
                 pae,
                 envelope: self.dsse_envelope_sha256.as_ref().map(|e| e.as_slice()),
             },
-            None => Subject::Blob(&self.subject_sha256),
+            None => Subject::Blob(self.subject_alg, &self.subject_sha256),
         }
     }
 }

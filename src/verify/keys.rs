@@ -17,6 +17,7 @@ use super::VerifyError;
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
@@ -33,8 +34,67 @@ const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.11354
 pub(crate) enum KeyKind {
     P256,
     P384,
+    P521,
     Rsa,
     Ed25519,
+}
+
+/// The digest algorithms of the Sigstore algorithm registry (bundle `messageDigest`,
+/// hashedrekord entries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HashAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    /// From the protobuf `HashAlgorithm` name (`SHA2_256`, `SHA2_384`, `SHA2_512`).
+    pub fn from_protobuf(name: &str) -> Option<HashAlg> {
+        match name {
+            "SHA2_256" => Some(HashAlg::Sha256),
+            "SHA2_384" => Some(HashAlg::Sha384),
+            "SHA2_512" => Some(HashAlg::Sha512),
+            _ => None,
+        }
+    }
+
+    /// From a Rekor v1 hash `algorithm` (`sha256`, `sha384`, `sha512`).
+    pub fn from_rekor(name: &str) -> Option<HashAlg> {
+        match name {
+            "sha256" => Some(HashAlg::Sha256),
+            "sha384" => Some(HashAlg::Sha384),
+            "sha512" => Some(HashAlg::Sha512),
+            _ => None,
+        }
+    }
+
+    /// `SHA-256`, `SHA-384`, `SHA-512`, for reasons.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha256 => "SHA-256",
+            HashAlg::Sha384 => "SHA-384",
+            HashAlg::Sha512 => "SHA-512",
+        }
+    }
+
+    /// The digest length in bytes.
+    pub fn len(self) -> usize {
+        self.digest_alg().output_len()
+    }
+
+    fn digest_alg(self) -> &'static digest::Algorithm {
+        match self {
+            HashAlg::Sha256 => &digest::SHA256,
+            HashAlg::Sha384 => &digest::SHA384,
+            HashAlg::Sha512 => &digest::SHA512,
+        }
+    }
+
+    /// The digest of `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        digest::digest(self.digest_alg(), data).as_ref().to_vec()
+    }
 }
 
 struct KeyInner {
@@ -87,7 +147,7 @@ impl PublicKey {
         self.valid_for
     }
 
-    /// Parses a PEM `PUBLIC KEY` (ECDSA P-256/P-384, RSA, Ed25519).
+    /// Parses a PEM `PUBLIC KEY` (ECDSA P-256/P-384/P-521, RSA, Ed25519).
     pub fn from_pem(pem: &str) -> Result<PublicKey, VerifyError> {
         if pem.len() > asn1::MAX_PEM_LEN {
             return Err(VerifyError::Key("PEM text is larger than 64 KiB".into()));
@@ -120,9 +180,11 @@ impl PublicKey {
                 KeyKind::P256
             } else if curve == P384 {
                 KeyKind::P384
+            } else if curve == P521 {
+                KeyKind::P521
             } else {
                 return Err(VerifyError::Key(format!(
-                    "EC curve {curve} is not supported (P-256 and P-384 are)"
+                    "EC curve {curve} is not supported (P-256, P-384 and P-521 are)"
                 )));
             }
         } else if alg == RSA {
@@ -131,12 +193,14 @@ impl PublicKey {
             KeyKind::Ed25519
         } else {
             return Err(VerifyError::Key(format!(
-                "key algorithm {alg} is not supported (ECDSA P-256/P-384, RSA and Ed25519 are)"
+                "key algorithm {alg} is not supported (ECDSA P-256/P-384/P-521, RSA and Ed25519 are)"
             )));
         };
         let default_alg: &'static dyn VerificationAlgorithm = match kind {
             KeyKind::P256 => &sig::ECDSA_P256_SHA256_ASN1,
+            // The Sigstore algorithm registry pairs each curve with its hash.
             KeyKind::P384 => &sig::ECDSA_P384_SHA384_ASN1,
+            KeyKind::P521 => &sig::ECDSA_P521_SHA512_ASN1,
             KeyKind::Rsa => &sig::RSA_PKCS1_2048_8192_SHA256,
             KeyKind::Ed25519 => &sig::ED25519,
         };
@@ -174,7 +238,7 @@ impl PublicKey {
     }
 
     /// Verifies `signature` over `message` with the key's usual scheme: ECDSA (ASN.1 DER) with
-    /// SHA-256 for P-256 and SHA-384 for P-384, RSA PKCS#1 v1.5 or PSS with SHA-256, Ed25519.
+    /// SHA-256 for P-256, SHA-384 for P-384 and SHA-512 for P-521, RSA PKCS#1 v1.5 or PSS with SHA-256, Ed25519.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         if self.inner.default.verify_sig(message, signature).is_ok() {
             return true;
@@ -185,28 +249,43 @@ impl PublicKey {
             .is_some_and(|k| k.verify_sig(message, signature).is_ok())
     }
 
-    /// Verifies `signature` over a message known only by its SHA-256 digest (a bundle's
-    /// `messageSignature`). Ed25519 signs messages, not digests, so it never verifies here.
-    pub fn verify_prehashed_sha256(&self, sha256_digest: &[u8], signature: &[u8]) -> bool {
-        let Ok(d) = digest::Digest::import_less_safe(sha256_digest, &digest::SHA256) else {
+    /// Verifies `signature` over a message known only by its `alg` digest (a bundle's
+    /// `messageSignature`). The pairs are the Sigstore registry's (P-256/SHA-256,
+    /// P-384/SHA-384, P-521/SHA-512, RSA with SHA-256/384/512, PKCS#1 v1.5 or PSS), plus
+    /// P-384/SHA-256, which cosign makes; any other pair fails. Ed25519 signs messages, not
+    /// digests, so it never verifies here.
+    pub(crate) fn verify_prehashed(&self, alg: HashAlg, digest: &[u8], signature: &[u8]) -> bool {
+        let Ok(d) = digest::Digest::import_less_safe(digest, alg.digest_alg()) else {
             return false;
         };
-        let alg: &'static dyn VerificationAlgorithm = match self.inner.kind {
-            KeyKind::P256 => {
+        let others: &[&'static dyn VerificationAlgorithm] = match (self.inner.kind, alg) {
+            (KeyKind::P256, HashAlg::Sha256)
+            | (KeyKind::P384, HashAlg::Sha384)
+            | (KeyKind::P521, HashAlg::Sha512) => {
                 return self.inner.default.verify_digest_sig(&d, signature).is_ok();
             }
-            KeyKind::P384 => &sig::ECDSA_P384_SHA256_ASN1,
-            KeyKind::Rsa => {
+            (KeyKind::P384, HashAlg::Sha256) => &[&sig::ECDSA_P384_SHA256_ASN1],
+            (KeyKind::Rsa, HashAlg::Sha256) => {
                 if self.inner.default.verify_digest_sig(&d, signature).is_ok() {
                     return true;
                 }
-                &sig::RSA_PSS_2048_8192_SHA256
+                &[&sig::RSA_PSS_2048_8192_SHA256]
             }
-            KeyKind::Ed25519 => return false,
+            (KeyKind::Rsa, HashAlg::Sha384) => &[
+                &sig::RSA_PKCS1_2048_8192_SHA384,
+                &sig::RSA_PSS_2048_8192_SHA384,
+            ],
+            (KeyKind::Rsa, HashAlg::Sha512) => &[
+                &sig::RSA_PKCS1_2048_8192_SHA512,
+                &sig::RSA_PSS_2048_8192_SHA512,
+            ],
+            _ => return false,
         };
-        UnparsedPublicKey::new(alg, &self.inner.spki_der)
-            .verify_digest(&d, signature)
-            .is_ok()
+        others.iter().any(|a| {
+            UnparsedPublicKey::new(*a, &self.inner.spki_der)
+                .verify_digest(&d, signature)
+                .is_ok()
+        })
     }
 
     /// Verifies an X.509 signature made with algorithm `alg_oid` (the certificate's
@@ -218,7 +297,9 @@ impl PublicKey {
         signature: &[u8],
     ) -> bool {
         let alg: &'static dyn VerificationAlgorithm = match (self.inner.kind, *alg_oid) {
-            (KeyKind::P256, ECDSA_SHA256) | (KeyKind::P384, ECDSA_SHA384) => {
+            (KeyKind::P256, ECDSA_SHA256)
+            | (KeyKind::P384, ECDSA_SHA384)
+            | (KeyKind::P521, ECDSA_SHA512) => {
                 return self.inner.default.verify_sig(message, signature).is_ok();
             }
             (KeyKind::Rsa, RSA_SHA256) => {
@@ -231,6 +312,8 @@ impl PublicKey {
             (KeyKind::P256, ECDSA_SHA512) => &sig::ECDSA_P256_SHA512_ASN1,
             (KeyKind::P384, ECDSA_SHA256) => &sig::ECDSA_P384_SHA256_ASN1,
             (KeyKind::P384, ECDSA_SHA512) => &sig::ECDSA_P384_SHA512_ASN1,
+            (KeyKind::P521, ECDSA_SHA256) => &sig::ECDSA_P521_SHA256_ASN1,
+            (KeyKind::P521, ECDSA_SHA384) => &sig::ECDSA_P521_SHA384_ASN1,
             (KeyKind::Rsa, RSA_SHA384) => &sig::RSA_PKCS1_2048_8192_SHA384,
             (KeyKind::Rsa, RSA_SHA512) => &sig::RSA_PKCS1_2048_8192_SHA512,
             _ => return false,
@@ -299,5 +382,62 @@ mod tests {
             assert!(key.verify(b"payload", &s));
             assert!(!key.verify(b"payloaD", &s));
         }
+    }
+
+    #[test]
+    fn p384_and_p521_use_their_registry_hashes() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{
+            EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
+        };
+        let rng = SystemRandom::new();
+        let spki = |kp: &EcdsaKeyPair| {
+            let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
+                kp.public_key(),
+            )
+            .unwrap();
+            PublicKey::from_spki_der(der.as_ref()).unwrap()
+        };
+        for (signing, kind, hash) in [
+            (
+                &ECDSA_P384_SHA384_ASN1_SIGNING,
+                KeyKind::P384,
+                HashAlg::Sha384,
+            ),
+            (
+                &ECDSA_P521_SHA512_ASN1_SIGNING,
+                KeyKind::P521,
+                HashAlg::Sha512,
+            ),
+        ] {
+            let kp = EcdsaKeyPair::generate(signing).unwrap();
+            let key = spki(&kp);
+            assert_eq!(key.kind(), kind);
+            let other = spki(&EcdsaKeyPair::generate(signing).unwrap());
+            let s = kp.sign(&rng, b"payload").unwrap();
+            let s = s.as_ref();
+            assert!(key.verify(b"payload", s));
+            assert!(!key.verify(b"payloaD", s));
+            assert!(!other.verify(b"payload", s));
+            let d = hash.digest(b"payload");
+            assert!(key.verify_prehashed(hash, &d, s));
+            assert!(!other.verify_prehashed(hash, &d, s));
+            assert!(!key.verify_prehashed(hash, &hash.digest(b"payloaD"), s));
+            // The digest must be of the algorithm named.
+            assert!(!key.verify_prehashed(HashAlg::Sha256, &d, s));
+            for wrong in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+                if wrong != hash {
+                    assert!(!key.verify_prehashed(wrong, &wrong.digest(b"payload"), s));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_curves_are_rejected() {
+        // A secp256k1 key (1.3.132.0.10).
+        let k1 = "-----BEGIN PUBLIC KEY-----\nMFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEX0CTLUyvvHMXjqrwTGmdF7b8mItlgh1s\nQhKBv2/E3jGpGGTUQDtT7cRmd7tDZ2FRdDJb6sXZmm3mbxUx0GsdsA==\n-----END PUBLIC KEY-----\n";
+        let err = PublicKey::from_pem(k1).unwrap_err().to_string();
+        assert!(err.contains("1.3.132.0.10 is not supported"), "{err}");
     }
 }

@@ -114,6 +114,7 @@ pub(crate) fn prepare(
     };
     Ok(Material {
         subject_sha256: sha256(&sig.payload).to_vec(),
+        subject_alg: super::keys::HashAlg::Sha256,
         dsse_pae_sha256: None,
         dsse_envelope_sha256: None,
         predicate_type: None,

@@ -101,6 +101,9 @@ pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 pub struct Subject {
     /// `sha256:<hex>`.
     pub sha256: Option<Digest>,
+    /// Lower-case hex of the SHA-384 (an artifact file; only a bundle `messageSignature` over
+    /// a SHA-384 digest uses it).
+    pub sha384: Option<String>,
     /// Lower-case hex of the SHA-512.
     pub sha512: Option<String>,
 }
@@ -110,6 +113,7 @@ impl Subject {
     pub fn sha256(digest: &Digest) -> Subject {
         Subject {
             sha256: Some(digest.clone()),
+            sha384: None,
             sha512: None,
         }
     }
@@ -118,8 +122,15 @@ impl Subject {
     pub fn of_bytes(sha256: Digest, sha512_hex: String) -> Subject {
         Subject {
             sha256: Some(sha256),
+            sha384: None,
             sha512: Some(sha512_hex),
         }
+    }
+
+    /// The same subject, also known by its SHA-384 (lower-case hex).
+    pub fn with_sha384(mut self, sha384_hex: String) -> Subject {
+        self.sha384 = Some(sha384_hex);
+        self
     }
 
     /// `sha256:…` and/or `sha512:…`, for reasons.
@@ -190,7 +201,9 @@ impl Verifier {
             (SignatureArtifact::Legacy(_), None) => Err(Rejection(
                 "a cosign image signature names a sha256 digest; no sha256 was given".into(),
             )),
-            (SignatureArtifact::Bundle(b), _) => bundle::prepare(b, subject, root),
+            (SignatureArtifact::Bundle(b), _) => {
+                bundle::prepare(b, subject, root, !image_signature)
+            }
         };
         if image_signature {
             if let Ok(Some(pt)) = material.as_ref().map(|m| m.predicate_type.as_deref()) {

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::certificate::{fmt_time, Cert};
-use super::keys::{sha256, KeyKind, PublicKey};
+use super::keys::{sha256, HashAlg, KeyKind, PublicKey};
 use super::trust_root::{LogKey, TrustRoot, Validity};
 use super::Rejection;
 
@@ -322,14 +322,16 @@ pub(super) fn verify_checkpoint(
 /// What a logged entry says was signed, by whom.
 #[derive(Debug)]
 pub(crate) enum Body {
-    /// `hashedrekord` 0.0.1 or 0.0.2: a signature over a blob known by its SHA-256. A Rekor v2
-    /// (0.0.2) entry may also log a DSSE envelope's signature, `sha256` then being the SHA-256
-    /// of the envelope's PAE (rekor-v2 spec, "hashedrekord over DSSE").
+    /// `hashedrekord` 0.0.1 or 0.0.2: a signature over a blob known by its SHA-256, SHA-384 or
+    /// SHA-512 digest. A Rekor v2 (0.0.2) entry may also log a DSSE envelope's signature,
+    /// `digest` then being the SHA-256 of the envelope's PAE (rekor-v2 spec, "hashedrekord over
+    /// DSSE").
     HashedRekord {
         signature: Vec<u8>,
         /// A DER certificate or SubjectPublicKeyInfo.
         verifier: Vec<u8>,
-        sha256: Vec<u8>,
+        alg: HashAlg,
+        digest: Vec<u8>,
         v2: bool,
     },
     /// `dsse` 0.0.1 / 0.0.2 or `intoto` 0.0.2: a DSSE envelope; signatures with their verifiers.
@@ -349,8 +351,9 @@ pub(crate) enum Body {
 
 /// What the artifact signed, for comparison with the body.
 pub(crate) enum Subject<'a> {
-    /// A blob: the SHA-256 of the signed bytes (payload or message).
-    Blob(&'a [u8]),
+    /// A blob: the digest of the signed bytes (payload or message), SHA-256 but for a
+    /// `messageSignature` over a SHA-384/SHA-512 digest.
+    Blob(HashAlg, &'a [u8]),
     /// A DSSE envelope: the SHA-256 of its payload, and of its PAE (what the signature covers).
     Dsse {
         payload: &'a [u8],
@@ -486,6 +489,37 @@ struct V2Bytes {
     raw_bytes: String,
 }
 
+/// A hashedrekord 0.0.2 data digest: SHA2_256, SHA2_384 or SHA2_512.
+fn v2_digest(h: &V2Hash) -> Result<(HashAlg, Vec<u8>), Rejection> {
+    let alg = HashAlg::from_protobuf(&h.algorithm).ok_or_else(|| {
+        reject(format!(
+            "log entry hash algorithm `{}` is not SHA2_256, SHA2_384 or SHA2_512",
+            h.algorithm
+        ))
+    })?;
+    let d = B64
+        .decode(&h.digest)
+        .ok()
+        .filter(|v| v.len() == alg.len())
+        .ok_or_else(|| reject(format!("log entry digest is not a base64 {}", alg.name())))?;
+    Ok((alg, d))
+}
+
+/// A hashedrekord 0.0.1 data hash: sha256, sha384 or sha512, in hex.
+fn hex_digest(h: &HashValue) -> Result<(HashAlg, Vec<u8>), Rejection> {
+    let alg = HashAlg::from_rekor(&h.algorithm).ok_or_else(|| {
+        reject(format!(
+            "log entry hash algorithm `{}` is not sha256, sha384 or sha512",
+            h.algorithm
+        ))
+    })?;
+    let d = hex::decode(&h.value)
+        .ok()
+        .filter(|v| v.len() == alg.len())
+        .ok_or_else(|| reject(format!("log entry hash is not a hex {}", alg.name())))?;
+    Ok((alg, d))
+}
+
 fn v2_sha256(h: &V2Hash) -> Result<Vec<u8>, Rejection> {
     if h.algorithm != "SHA2_256" {
         return Err(reject(format!(
@@ -552,12 +586,14 @@ impl Body {
         match (raw.kind.as_str(), raw.api_version.as_str()) {
             ("hashedrekord", "0.0.1") => {
                 let s: HashedRekordSpec = serde_json::from_value(raw.spec).map_err(spec_err)?;
+                let (alg, digest) = hex_digest(&s.data.hash)?;
                 Ok(Body::HashedRekord {
                     signature: B64
                         .decode(&s.signature.content)
                         .map_err(|_| reject("the log entry's signature is not base64"))?,
                     verifier: verifier_der(&s.signature.public_key.content)?,
-                    sha256: sha256_value(&s.data.hash)?,
+                    alg,
+                    digest,
                     v2: false,
                 })
             }
@@ -567,10 +603,12 @@ impl Body {
                     reject("the hashedrekord 0.0.2 log entry has no hashedRekordV002 spec")
                 })?;
                 let (signature, verifier) = v2_signature(&h.signature)?;
+                let (alg, digest) = v2_digest(&h.data)?;
                 Ok(Body::HashedRekord {
                     signature,
                     verifier,
-                    sha256: v2_sha256(&h.data)?,
+                    alg,
+                    digest,
                     v2: true,
                 })
             }
@@ -655,12 +693,34 @@ impl Body {
         signer: &Signer<'_>,
     ) -> Result<(), Rejection> {
         match (self, subject) {
-            (Body::HashedRekord { signature: s, verifier, sha256, .. }, Subject::Blob(hash))
-            | (
-                Body::HashedRekord { signature: s, verifier, sha256, v2: true },
-                Subject::Dsse { pae: hash, .. },
+            (
+                Body::HashedRekord {
+                    signature: s,
+                    verifier,
+                    alg,
+                    digest,
+                    v2,
+                },
+                _,
             ) => {
-                if sha256.as_slice() != *hash {
+                let (ours, hash) = match subject {
+                    Subject::Blob(a, h) => (*a, *h),
+                    // A v2 hashedrekord over DSSE binds the SHA-256 of the envelope's PAE.
+                    Subject::Dsse { pae, .. } if *v2 => (HashAlg::Sha256, *pae),
+                    Subject::Dsse { .. } => {
+                        return Err(reject(
+                            "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
+                        ))
+                    }
+                };
+                if *alg != ours {
+                    return Err(reject(format!(
+                        "the transparency-log entry logs a {} digest, the signature is over a {} digest",
+                        alg.name(),
+                        ours.name()
+                    )));
+                }
+                if digest.as_slice() != hash {
                     return Err(reject(
                         "the transparency-log entry is for other content than this signature's payload",
                     ));
@@ -675,8 +735,17 @@ impl Body {
                 }
                 Ok(())
             }
-            (Body::Envelope { payload_sha256, signatures, kind }, Subject::Dsse { payload: hash, .. }) => {
-                let hash_ok = payload_sha256.as_ref().is_some_and(|h| h.as_slice() == *hash);
+            (
+                Body::Envelope {
+                    payload_sha256,
+                    signatures,
+                    kind,
+                },
+                Subject::Dsse { payload: hash, .. },
+            ) => {
+                let hash_ok = payload_sha256
+                    .as_ref()
+                    .is_some_and(|h| h.as_slice() == *hash);
                 if !hash_ok {
                     return Err(reject(format!(
                         "the {kind} transparency-log entry is for another payload than this envelope's"
@@ -693,8 +762,14 @@ impl Body {
                 Ok(())
             }
             (
-                Body::EnvelopeHash { envelope_sha256, payload_sha256, verifier },
-                Subject::Dsse { payload, envelope, .. },
+                Body::EnvelopeHash {
+                    envelope_sha256,
+                    payload_sha256,
+                    verifier,
+                },
+                Subject::Dsse {
+                    payload, envelope, ..
+                },
             ) => {
                 if envelope.is_none_or(|e| e != envelope_sha256.as_slice()) {
                     return Err(reject(
@@ -713,13 +788,10 @@ impl Body {
                 }
                 Ok(())
             }
-            (Body::EnvelopeHash { .. }, Subject::Blob(_)) => Err(reject(
+            (Body::EnvelopeHash { .. }, Subject::Blob(..)) => Err(reject(
                 "the transparency-log entry is an intoto entry, but the signature is over a blob",
             )),
-            (Body::HashedRekord { v2: false, .. }, Subject::Dsse { .. }) => Err(reject(
-                "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
-            )),
-            (Body::Envelope { kind, .. }, Subject::Blob(_)) => Err(reject(format!(
+            (Body::Envelope { kind, .. }, Subject::Blob(..)) => Err(reject(format!(
                 "the transparency-log entry is a {kind} entry, but the signature is over a blob",
             ))),
         }
@@ -896,27 +968,40 @@ mod tests {
         )
         .unwrap();
         let signer = Signer::Cert(&cert);
-        body.binds(&Subject::Blob(&digest), &sig, &signer).unwrap();
+        body.binds(&Subject::Blob(HashAlg::Sha256, &digest), &sig, &signer)
+            .unwrap();
         let mut other = digest.clone();
         other[0] ^= 1;
         err(
-            body.binds(&Subject::Blob(&other), &sig, &signer),
+            body.binds(&Subject::Blob(HashAlg::Sha256, &other), &sig, &signer),
             "other content",
         );
         let mut other_sig = sig.clone();
         other_sig[8] ^= 1;
         err(
-            body.binds(&Subject::Blob(&digest), &other_sig, &signer),
+            body.binds(
+                &Subject::Blob(HashAlg::Sha256, &digest),
+                &other_sig,
+                &signer,
+            ),
             "another signature",
         );
         // The certificate's own key matches it; any other key does not.
         let key = PublicKey::from_spki_der(cert.spki_der()).unwrap();
-        body.binds(&Subject::Blob(&digest), &sig, &Signer::Key(&key))
-            .unwrap();
+        body.binds(
+            &Subject::Blob(HashAlg::Sha256, &digest),
+            &sig,
+            &Signer::Key(&key),
+        )
+        .unwrap();
         let public_good = TrustRoot::public_good().unwrap();
         let key = public_good.tlogs[0].key.clone().unwrap();
         err(
-            body.binds(&Subject::Blob(&digest), &sig, &Signer::Key(&key)),
+            body.binds(
+                &Subject::Blob(HashAlg::Sha256, &digest),
+                &sig,
+                &Signer::Key(&key),
+            ),
             "another certificate or key",
         );
         // A v2 hashedrekord binds a DSSE envelope by its PAE hash, never by its payload hash.
@@ -958,8 +1043,20 @@ mod tests {
             parse(hr("SHA2_256", &d32)),
             Ok(Body::HashedRekord { v2: true, .. })
         ));
-        err(parse(hr("SHA2_384", &d32)), "not SHA2_256");
+        err(parse(hr("SHA2_384", &d32)), "not a base64 SHA-384");
         err(parse(hr("SHA2_256", "AAAA")), "not a base64 SHA-256");
+        err(
+            parse(hr("SHA3_256", &d32)),
+            "not SHA2_256, SHA2_384 or SHA2_512",
+        );
+        assert!(matches!(
+            parse(hr("SHA2_512", &B64.encode([7u8; 64]))),
+            Ok(Body::HashedRekord {
+                alg: HashAlg::Sha512,
+                v2: true,
+                ..
+            })
+        ));
         err(
             parse(serde_json::json!({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {}})),
             "no hashedRekordV002",

@@ -1025,3 +1025,212 @@ fn a_key_with_a_validity_window_needs_a_proven_time_inside_it() {
         "nothing proves when",
     );
 }
+
+// ---- issue 13: P-384 / P-521, SHA-384 / SHA-512 message digests, raw DSSE payloads ----
+
+use aws_lc_rs::signature::{EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair as _};
+
+fn generated(alg: &'static EcdsaSigningAlgorithm) -> (EcdsaKeyPair, Authority) {
+    let kp = EcdsaKeyPair::generate(alg).unwrap();
+    let key = PublicKey::from_spki_der(
+        aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
+            kp.public_key(),
+        )
+        .unwrap()
+        .as_ref(),
+    )
+    .unwrap();
+    let auth = Authority {
+        name: "k".into(),
+        identity: Identity::Key(key),
+        tlog: TlogRequirement::Optional,
+    };
+    (kp, auth)
+}
+
+fn sign(kp: &EcdsaKeyPair, msg: &[u8]) -> Vec<u8> {
+    kp.sign(&aws_lc_rs::rand::SystemRandom::new(), msg)
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
+fn artifact_subject(bytes: &[u8]) -> Subject {
+    use sha2::Digest as _;
+    Subject::of_bytes(Digest::of(bytes), hex::encode(sha2::Sha512::digest(bytes)))
+        .with_sha384(hex::encode(sha2::Sha384::digest(bytes)))
+}
+
+fn key_bundle(content: serde_json::Value) -> SignatureArtifact {
+    let mut j = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": "generated"}},
+    });
+    for (k, v) in content.as_object().unwrap() {
+        j[k] = v.clone();
+    }
+    bundle_artifact(serde_json::to_vec(&j).unwrap())
+}
+
+fn message_bundle(alg: &str, digest: &[u8], sig: &[u8]) -> SignatureArtifact {
+    key_bundle(serde_json::json!({"messageSignature": {
+        "messageDigest": {"algorithm": alg, "digest": b64(digest)},
+        "signature": b64(sig),
+    }}))
+}
+
+fn only(r: Vec<Result<VerifiedSignature, Rejection>>) -> Result<VerifiedSignature, Rejection> {
+    let [r] = <[_; 1]>::try_from(r).unwrap();
+    r
+}
+
+#[test]
+fn message_signatures_over_sha384_and_sha512_digests_verify() {
+    use aws_lc_rs::signature::{ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING};
+    use sha2::Digest as _;
+    let v = verifier();
+    let artifact = b"release tarball bytes".to_vec();
+    let subject = artifact_subject(&artifact);
+    let d384 = sha2::Sha384::digest(&artifact).to_vec();
+    let d512 = sha2::Sha512::digest(&artifact).to_vec();
+    for (signing, alg, d, other_alg, other_d) in [
+        (
+            &ECDSA_P384_SHA384_ASN1_SIGNING,
+            "SHA2_384",
+            &d384,
+            "SHA2_512",
+            &d512,
+        ),
+        (
+            &ECDSA_P521_SHA512_ASN1_SIGNING,
+            "SHA2_512",
+            &d512,
+            "SHA2_384",
+            &d384,
+        ),
+    ] {
+        let (kp, auth) = generated(signing);
+        let (_, other_key) = generated(signing);
+        let sig = sign(&kp, &artifact);
+        let bundle = message_bundle(alg, d, &sig);
+        only(v.verify_subject(&bundle, &subject, std::slice::from_ref(&auth))).unwrap();
+        // Another key of the same curve.
+        expect_reject(
+            only(v.verify_subject(&bundle, &subject, &[other_key])),
+            "does not verify",
+        );
+        // Another artifact.
+        expect_reject(
+            only(v.verify_subject(
+                &bundle,
+                &artifact_subject(b"other"),
+                std::slice::from_ref(&auth),
+            )),
+            "other content",
+        );
+        // A tampered signature.
+        let mut bad = sig.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        expect_reject(
+            only(v.verify_subject(
+                &message_bundle(alg, d, &bad),
+                &subject,
+                std::slice::from_ref(&auth),
+            )),
+            "does not verify",
+        );
+        // Only a SHA-256 is known: a SHA-384/512 digest cannot be compared.
+        expect_reject(
+            only(v.verify_subject(
+                &bundle,
+                &Subject::sha256(&Digest::of(&artifact)),
+                std::slice::from_ref(&auth),
+            )),
+            "give the artifact file",
+        );
+        // The digest of the other algorithm: right artifact, but not what the key signed.
+        expect_reject(
+            only(v.verify_subject(
+                &message_bundle(other_alg, other_d, &sig),
+                &subject,
+                std::slice::from_ref(&auth),
+            )),
+            "does not verify",
+        );
+        // The label and the digest length disagree.
+        expect_reject(
+            only(v.verify_subject(
+                &message_bundle(other_alg, d, &sig),
+                &subject,
+                std::slice::from_ref(&auth),
+            )),
+            "is not a SHA-",
+        );
+        expect_reject(
+            only(v.verify_subject(&message_bundle("SHA3_256", d, &sig), &subject, &[auth])),
+            "not SHA2_256, SHA2_384 or SHA2_512",
+        );
+    }
+}
+
+#[test]
+fn a_dsse_payload_that_is_not_in_toto_is_the_artifact_itself() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING};
+    let v = verifier();
+    let artifact = b"hello, raw DSSE".to_vec();
+    let subject = artifact_subject(&artifact);
+    for signing in [
+        &ECDSA_P256_SHA256_ASN1_SIGNING,
+        &ECDSA_P384_SHA384_ASN1_SIGNING,
+    ] {
+        let (kp, auth) = generated(signing);
+        let envelope = |payload: &[u8], sig: &[u8]| {
+            key_bundle(serde_json::json!({"dsseEnvelope": {
+                "payloadType": "text/plain",
+                "payload": b64(payload),
+                "signatures": [{"sig": b64(sig)}],
+            }}))
+        };
+        let sig = sign(&kp, &dsse::pae("text/plain", &artifact));
+        let bundle = envelope(&artifact, &sig);
+        only(v.verify_subject(&bundle, &subject, std::slice::from_ref(&auth))).unwrap();
+        // Known by its sha256 only, as `verify-bundle sha256:…` gives it.
+        only(v.verify_subject(
+            &bundle,
+            &Subject::sha256(&Digest::of(&artifact)),
+            std::slice::from_ref(&auth),
+        ))
+        .unwrap();
+        // Another artifact.
+        expect_reject(
+            only(v.verify_subject(
+                &bundle,
+                &artifact_subject(b"other"),
+                std::slice::from_ref(&auth),
+            )),
+            "is not this artifact",
+        );
+        // A tampered payload, checked against itself: the signature no longer verifies.
+        let tampered = b"hello, raw DSSF".to_vec();
+        expect_reject(
+            only(v.verify_subject(
+                &envelope(&tampered, &sig),
+                &artifact_subject(&tampered),
+                std::slice::from_ref(&auth),
+            )),
+            "does not verify",
+        );
+        // Another key.
+        let (_, other_key) = generated(signing);
+        expect_reject(
+            only(v.verify_subject(&bundle, &subject, &[other_key])),
+            "does not verify",
+        );
+        // Never an image signature: an image needs an in-toto statement naming it.
+        expect_reject(
+            only(v.verify_signature(&bundle, &Digest::of(&artifact), &[auth])),
+            "not `application/vnd.in-toto+json`",
+        );
+    }
+}

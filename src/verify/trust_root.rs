@@ -149,7 +149,14 @@ fn validity(range: Option<&RawRange>, what: &str) -> Result<Validity, VerifyErro
             .map(|t| t.unix_timestamp_nanos())
             .map_err(|e| VerifyError::TrustRoot(format!("{what}: validFor time `{s}`: {e}")))
     };
-    let range = range.ok_or_else(|| VerifyError::TrustRoot(format!("{what} has no validFor")))?;
+    // `validFor` is optional in the trusted-root protobuf; without one the key or CA is trusted
+    // at any time (what sigstore-go and sigstore-python do). Every other check still applies.
+    let Some(range) = range else {
+        return Ok(Validity {
+            start_ns: i128::MIN,
+            end_ns: None,
+        });
+    };
     let start = range
         .start
         .as_deref()
@@ -353,5 +360,32 @@ mod tests {
         assert!(!v.contains_secs(1_672_531_200));
         assert!(v.contains_secs(1_609_459_200));
         assert!(!v.contains_secs(1_609_459_199));
+    }
+
+    #[test]
+    fn absent_validity_is_unbounded() {
+        let v = validity(None, "t").unwrap();
+        assert!(v.contains_secs(i64::MIN));
+        assert!(v.contains_secs(0));
+        assert!(v.contains_secs(i64::MAX));
+        // A root whose keys and CAs carry no validFor parses, and trusts them at any time.
+        let mut j: serde_json::Value = serde_json::from_slice(PUBLIC_GOOD).unwrap();
+        for list in ["tlogs", "ctlogs"] {
+            for l in j[list].as_array_mut().unwrap() {
+                l["publicKey"].as_object_mut().unwrap().remove("validFor");
+            }
+        }
+        for list in ["certificateAuthorities", "timestampAuthorities"] {
+            for ca in j[list].as_array_mut().unwrap() {
+                ca.as_object_mut().unwrap().remove("validFor");
+            }
+        }
+        let root = TrustRoot::from_json(&serde_json::to_vec(&j).unwrap()).unwrap();
+        assert!(!root.tlogs.is_empty());
+        assert!(root
+            .tlogs
+            .iter()
+            .all(|l| l.valid_for.contains_secs(0) && l.valid_for.contains_secs(4_000_000_000)));
+        assert!(root.cas.iter().all(|c| c.valid_for.contains_secs(0)));
     }
 }
