@@ -42,7 +42,10 @@ if [ -n "$version" ] && [ -n "$target" ]; then
 fi
 
 if [ "$mode" = auto ]; then
-  if [ -n "$want" ]; then
+  if [ -n "${SHIPGATE_VERSION:-}" ] && [ -z "$want" ]; then
+    # An explicit version is never swapped for another one built from source.
+    die "this action carries no sha256 for ${file:-version $version on this platform}: pin an action version that lists it, or use install: source"
+  elif [ -n "$want" ]; then
     mode=release
   else
     echo "::notice title=shipgate install::this action carries no release checksum for ${file:-this platform}; building its own commit from source" >&2
@@ -89,7 +92,16 @@ case "$mode" in
       fi
       mv "$part" "$archive"
     fi
-    tar -xzf "$archive" -C "$root/v$version" shipgate
+    # Extract from a private copy hashed again, so that the shared cache cannot change
+    # between the check and the extraction.
+    private="$(mktemp "$root/.archive.XXXXXX")"
+    cp "$archive" "$private"
+    if [ "$(sha256sum "$private" | cut -d' ' -f1)" != "$want" ]; then
+      rm -f "$private" "$archive"
+      die "$file changed in the cache after it was checked: refusing it"
+    fi
+    tar -xzf "$private" -C "$root/v$version" shipgate
+    rm -f "$private"
     chmod 0755 "$root/v$version/shipgate"
     echo "$root/v$version/shipgate"
     ;;

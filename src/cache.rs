@@ -113,10 +113,14 @@ impl DecisionCache {
                     d.cached = true;
                     return Ok(Some(d));
                 }
+                // Shared while running, or when it finished with a decision not yet stored.
                 // One whose deadline passed has nothing to share (its callers may all have
                 // gone before they could remove it): evaluate afresh.
                 Some(Entry::InFlight { outcome, deadline })
-                    if *deadline > Instant::now() && outcome.peek().is_none() =>
+                    if match outcome.peek() {
+                        None => *deadline > Instant::now(),
+                        Some(done) => done.is_some(),
+                    } =>
                 {
                     self.coalesced.fetch_add(1, Ordering::Relaxed);
                     outcome.clone()
@@ -124,6 +128,11 @@ impl DecisionCache {
                 _ => {
                     let evaluate = start()?;
                     self.misses.fetch_add(1, Ordering::Relaxed);
+                    if entries.len() >= self.capacity {
+                        // Evaluations that timed out with no caller left to remove them would
+                        // otherwise pile up while every evaluation times out.
+                        prune(&mut entries, self.capacity);
+                    }
                     let task = tokio::spawn(async move {
                         let collected_from = Instant::now();
                         let deadline = tokio::time::Instant::from_std(deadline);
@@ -164,7 +173,10 @@ impl DecisionCache {
         } else {
             self.fail_ttl
         };
-        let until = collected_from + ttl;
+        // A TTL too large to add is, in practice, no expiry (a year).
+        let until = collected_from
+            .checked_add(ttl)
+            .unwrap_or_else(|| collected_from + Duration::from_secs(365 * 24 * 3600));
         if is_ours(entries.get(&key), &shared) {
             if until <= Instant::now() {
                 // Its evidence is already older than the TTL allows.
@@ -172,16 +184,7 @@ impl DecisionCache {
                 return Ok(Some(decision));
             }
             if entries.len() >= self.capacity {
-                let now = Instant::now();
-                entries.retain(|_, e| !matches!(e, Entry::Done { until, .. } if *until <= now));
-                if entries.len() >= self.capacity {
-                    // Keep only evaluations still running; a finished one whose callers all
-                    // went away would otherwise stay forever.
-                    entries.retain(|_, e| {
-                        matches!(e, Entry::InFlight { outcome, deadline }
-                            if outcome.peek().is_none() && *deadline > now)
-                    });
-                }
+                prune(&mut entries, self.capacity);
             }
             entries.insert(
                 key,
@@ -192,6 +195,23 @@ impl DecisionCache {
             );
         }
         Ok(Some(decision))
+    }
+}
+
+/// Drops expired decisions and evaluations past their deadline; if still at `capacity`, keeps
+/// only the evaluations still running (a finished one whose callers all went away would
+/// otherwise stay forever).
+fn prune(entries: &mut HashMap<CacheKey, Entry>, capacity: usize) {
+    let now = Instant::now();
+    entries.retain(|_, e| match e {
+        Entry::Done { until, .. } => *until > now,
+        Entry::InFlight { deadline, .. } => *deadline > now,
+    });
+    if entries.len() >= capacity {
+        entries.retain(|_, e| {
+            matches!(e, Entry::InFlight { outcome, deadline }
+                if outcome.peek().is_none() && *deadline > now)
+        });
     }
 }
 
@@ -396,5 +416,26 @@ mod tests {
         assert_eq!(refused.err(), Some("busy"));
         assert!(cache.entries.lock().unwrap().is_empty());
         assert_eq!(cache.stats().misses, 0);
+    }
+
+    #[tokio::test]
+    async fn evaluations_whose_callers_left_before_their_deadline_do_not_pile_up() {
+        let cache = DecisionCache::new(Duration::from_secs(60), Duration::from_secs(60), 3);
+        for n in 0..10 {
+            // The caller gives up before the evaluation's own deadline, so it never removes
+            // the entry; the next miss at capacity must.
+            let deadline = Instant::now() + Duration::from_millis(20);
+            let gave_up = tokio::time::timeout(
+                Duration::from_millis(5),
+                ask(&cache, key(n), deadline, async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    decision(true)
+                }),
+            )
+            .await;
+            assert!(gave_up.is_err());
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        assert!(cache.entries.lock().unwrap().len() <= 3);
     }
 }

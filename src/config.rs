@@ -145,7 +145,8 @@ pub struct LimitsConfig {
     pub max_decisions_in_flight: Option<usize>,
     /// Evaluations (tag resolutions and evidence collections, each holding registry
     /// connections and memory until it ends) running at once (default 64); a request that
-    /// needs one more gets 503 with `Retry-After` at once. Cached answers need none.
+    /// needs one more gets 503 with `Retry-After` at once. A request by digest answered from
+    /// the cache needs none; a tag is resolved under one.
     #[serde(default)]
     pub max_concurrent_evaluations: Option<usize>,
 }

@@ -324,9 +324,26 @@ pub fn bound_checks(mut checks: Vec<Check>) -> Vec<Check> {
             break;
         };
         let bytes = serde_json::to_vec(&checks[i].evidence).map_or(0, |v| v.len());
-        checks[i].evidence = serde_json::json!({
-            "omitted": format!("{bytes} bytes of evidence left out to keep the decision under {} KiB", MAX_CHECKS_BYTES / 1024 + 8),
-        });
+        // Top-level flags stay: adapters act on them (`scan_pending` decides wait-or-fail).
+        let mut kept: serde_json::Map<String, serde_json::Value> = checks[i]
+            .evidence
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(_, v)| v.is_boolean())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kept.insert(
+            "omitted".into(),
+            format!(
+                "{bytes} bytes of evidence left out to keep the decision under {} KiB",
+                MAX_CHECKS_BYTES / 1024 + 8
+            )
+            .into(),
+        );
+        checks[i].evidence = serde_json::Value::Object(kept);
         sizes[i] = serialized_len(&checks[i]);
     }
     if total(&sizes) > MAX_CHECKS_BYTES {
@@ -348,24 +365,17 @@ fn now_rfc3339() -> String {
 /// Verdict or "could not decide": adapters that act on a failure (the quarantine Lambda) act
 /// only on a verdict.
 impl Decision {
-    /// True when the image was decided to fail: the verdict is fail, at least one counting
-    /// denial ([`Decision::counting_denials`]) is `fail`, and none is `error`. An `error` among
-    /// them means some evidence could not be collected (registry unreachable, a bound cut it
-    /// short, a pending scan), so the verdict may change once it can be: the image was not
-    /// decided, even if another check failed.
+    /// True when the image was decided to fail: the verdict is fail and at least one counting
+    /// denial ([`Decision::counting_denials`]) is `fail`. A `fail` is only reached on evidence
+    /// read in full, so it stands whatever another check could not decide; an image whose
+    /// counting denials are all `error` (registry unreachable, a bound cut evidence short, a
+    /// pending scan) was not decided. (Were an `error` elsewhere to veto the verdict, anyone
+    /// able to push 33 junk signature layers could keep a failing image out of quarantine.)
     pub fn is_decided_fail(&self) -> bool {
-        if self.passed() {
-            return false;
-        }
-        let mut any_fail = false;
-        for c in self.counting_denials() {
-            match c.result {
-                CheckResult::Error => return false,
-                CheckResult::Fail => any_fail = true,
-                CheckResult::Pass | CheckResult::Skip => {}
-            }
-        }
-        any_fail
+        !self.passed()
+            && self
+                .counting_denials()
+                .any(|c| c.result == CheckResult::Fail)
     }
 
     /// The counting denials that are `error`: why a failing image was not decided.

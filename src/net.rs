@@ -123,10 +123,20 @@ pub fn is_non_public(ip: std::net::IpAddr) -> bool {
                 return is_non_public_v4(v4);
             }
             let s = v6.segments();
-            // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
-                let b = v6.octets();
-                return is_non_public_v4(std::net::Ipv4Addr::new(b[12], b[13], b[14], b[15]));
+            let b = v6.octets();
+            let last32 = std::net::Ipv4Addr::new(b[12], b[13], b[14], b[15]);
+            // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48) and IPv4-compatible
+            // (::a.b.c.d) addresses reach the IPv4 address in their last 32 bits.
+            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0);
+            let nat64_local = s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1;
+            let compatible =
+                s[..6].iter().all(|x| *x == 0) && !v6.is_loopback() && !v6.is_unspecified();
+            if nat64 || nat64_local || compatible {
+                return is_non_public_v4(last32);
+            }
+            // 6to4 (2002::/16) carries the IPv4 address in bits 16..48.
+            if s[0] == 0x2002 {
+                return is_non_public_v4(std::net::Ipv4Addr::new(b[2], b[3], b[4], b[5]));
             }
             v6.is_loopback()
                 || v6.is_unspecified()
@@ -149,6 +159,7 @@ fn is_non_public_v4(ip: std::net::Ipv4Addr) -> bool {
         || o[0] == 0 // "this network"
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // shared address space 100.64/10
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
         || o[0] >= 240 // reserved
 }
 
@@ -204,6 +215,12 @@ impl HostPattern {
             };
             (format!("[{inside}]"), port)
         } else {
+            if trimmed.matches(':').count() > 1 {
+                // An IPv6 address without brackets would silently match nothing.
+                return Err(bad(
+                    "write an IPv6 address in brackets, e.g. `[fd00::1]:5000`",
+                ));
+            }
             match trimmed.rsplit_once(':') {
                 Some((h, p)) => (h.to_string(), Some(p)),
                 None => (trimmed.to_string(), None),
@@ -225,7 +242,10 @@ impl HostPattern {
         if labels.iter().any(|l| l.is_empty()) {
             return Err(bad("empty DNS label"));
         }
-        if labels.iter().all(|l| l == "*") {
+        if labels.iter().any(|l| l.starts_with('[') && l.contains('*')) {
+            return Err(bad("an IPv6 address cannot hold a wildcard"));
+        }
+        if labels.iter().all(|l| l.chars().all(|c| c == '*')) {
             return Err(bad("a pattern of wildcards only would allow every host"));
         }
         Ok(HostPattern {
@@ -451,6 +471,11 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "240.0.0.1",
             "192.0.0.1",
+            "198.18.0.1",
+            "::169.254.169.254",
+            "64:ff9b:1::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::",
         ] {
             assert!(is_non_public(ip.parse().unwrap()), "{ip}");
         }
@@ -460,6 +485,8 @@ mod tests {
             "2600:1f18::1",
             "::ffff:52.216.1.1",
             "100.128.0.1",
+            "2002:34d8:101::1",
+            "::34.216.1.1",
         ] {
             assert!(!is_non_public(ip.parse().unwrap()), "{ip}");
         }
@@ -502,7 +529,20 @@ mod tests {
         assert!(m("127.0.0.1:5001", "http://127.0.0.1:5001/t"));
         assert!(!m("127.0.0.1:5001", "http://127.0.0.1:5002/t"));
         assert!(m("[::1]:5001", "http://[::1]:5001/t"));
-        for bad in ["", "*", "*.*", "https://x.io", "x.io:port", "a..b", "[::1"] {
+        for bad in [
+            "",
+            "*",
+            "*.*",
+            "**",
+            "**.*",
+            "[*]",
+            "fd00::1",
+            "::1:5000",
+            "https://x.io",
+            "x.io:port",
+            "a..b",
+            "[::1",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{BundleArtifact, LegacySignature, SignatureArtifact};
 use crate::reference::{Digest, Repository};
-use crate::registry::{Descriptor, Registry};
+use crate::registry::{Descriptor, Registry, MAX_REFERRERS};
 
 pub const SIMPLESIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -32,9 +32,6 @@ pub struct CollectLimits {
     pub max_bundle_bytes: usize,
     /// How many referrer manifests are fetched at once.
     pub concurrency: usize,
-    /// Most referrers considered from one listing (referrers API or its tag fallback index),
-    /// before filtering for Sigstore bundles.
-    pub max_referrers: usize,
 }
 
 /// Most "skipped" notes one tag manifest or listing adds; the rest are counted in one note.
@@ -78,7 +75,6 @@ impl Default for CollectLimits {
             max_payload_bytes: 64 * 1024,
             max_bundle_bytes: 1024 * 1024,
             concurrency: 4,
-            max_referrers: 1000,
         }
     }
 }
@@ -341,14 +337,13 @@ async fn collect_bundles(
             return out;
         }
     };
-    // The registry client returns one more than its bound when the listing went on; either
-    // way, more than `max_referrers` listed means the rest was not considered.
-    if descriptors.len() > limits.max_referrers {
+    // The registry client returns one more than `MAX_REFERRERS` when the listing went on (the
+    // tag fallback index is cut here the same way): more than it means the rest was not read.
+    if descriptors.len() > MAX_REFERRERS {
         out.truncated.push(format!(
-            "{via}: more than {} referrers listed; only the first {} were considered (limit max_referrers)",
-            limits.max_referrers, limits.max_referrers
+            "{via}: more than {MAX_REFERRERS} referrers listed; only the first {MAX_REFERRERS} were considered (limit max_referrers)"
         ));
-        descriptors.truncate(limits.max_referrers);
+        descriptors.truncate(MAX_REFERRERS);
     }
     let mut bundles: Vec<Descriptor> = descriptors
         .into_iter()

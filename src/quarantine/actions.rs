@@ -101,7 +101,7 @@ pub async fn quarantine(
             outcome
                 .actions
                 .push(format!("removed tags {}", outcome.removed_tags.join(", ")));
-            if let Err(QuarantineError::NotFound(_)) = describe(client, image).await {
+            if deleted_by_untag(client, image).await? {
                 put_manifest(client, image, &manifest, &tag).await.map_err(|e| {
                     QuarantineError::Aws(format!(
                         "ECR deleted {} when its last tags were removed (its quarantine tag was removed by someone else meanwhile), and putting it back as {tag} failed: {e}; re-push the image by digest",
@@ -230,7 +230,7 @@ pub async fn release(
             // back in the safe state, quarantined, and say so.
             let manifest = read_manifest(client, image).await?;
             outcome.removed_quarantine_tags = delete_tags(client, image, &remove).await?;
-            if let Err(QuarantineError::NotFound(_)) = describe(client, image).await {
+            if deleted_by_untag(client, image).await? {
                 put_manifest(client, image, &manifest, anchor).await.map_err(|e| {
                     QuarantineError::Aws(format!(
                         "ECR deleted {} when the release removed its quarantine tags (its restored tags were removed by someone else meanwhile), and putting it back as {anchor} failed: {e}; re-push the image by digest",
@@ -245,4 +245,17 @@ pub async fn release(
         }
     }
     Ok(outcome)
+}
+
+/// After an untag: whether ECR deleted the image with its last tag. Any other failure to
+/// find out is an error (retried), never read as "still there", so a deletion is not missed.
+async fn deleted_by_untag(client: &Client, image: &EcrImage) -> Result<bool, QuarantineError> {
+    match describe(client, image).await {
+        Ok(_) => Ok(false),
+        Err(QuarantineError::NotFound(_)) => Ok(true),
+        Err(e) => Err(QuarantineError::Aws(format!(
+            "could not confirm that {} still exists after removing its tags ({e}): check it with `shipgate quarantine list`; ECR deletes an image whose last tag is removed, which happens only if someone removed its quarantine tag meanwhile",
+            image.reference()
+        ))),
+    }
 }

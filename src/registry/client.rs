@@ -16,7 +16,7 @@ use super::docker_config::DockerConfig;
 use super::ecr::{AwsEcrTokens, EcrAuthorization, EcrTokens};
 use super::error::RegistryError;
 use super::transport::{content_type, next_link};
-use super::{Descriptor, Manifest, Registry};
+use super::{Descriptor, Manifest, Registry, MAX_REFERRERS};
 use crate::reference::{Digest, Repository, DOCKER_HUB};
 
 pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -53,9 +53,6 @@ pub struct RegistryConfig {
     /// Largest page of the referrers API read (a referrers page holds descriptors only, so it
     /// needs far less than a manifest).
     pub max_referrer_page_bytes: usize,
-    /// Most referrer descriptors kept from one listing; one more is returned when the
-    /// listing went on, so that the caller can say it was cut short.
-    pub max_referrers: usize,
     /// Fixed addresses for host names (`host`, address), as `curl --resolve`; mainly for tests.
     pub resolve: Vec<(String, SocketAddr)>,
     /// Where registry-chosen hops may go and how many connections one host gets
@@ -74,7 +71,6 @@ impl Default for RegistryConfig {
             max_blob_bytes: 64 * 1024 * 1024,
             max_referrer_pages: 16,
             max_referrer_page_bytes: 1024 * 1024,
-            max_referrers: 1000,
             resolve: Vec::new(),
             outbound: crate::config::OutboundConfig::default(),
         }
@@ -268,6 +264,9 @@ impl Registry for RegistryClient {
                 tracing::debug!(registry = %repo.registry, status = status.as_u16(), "HEAD on a manifest failed; trying GET");
             }
         }
+        // The HEAD response holds one of the host's connection slots: release it before the
+        // GET asks for another (with one slot per host it would otherwise wait for itself).
+        drop(resp);
         match self.fetch_manifest(repo, reference).await? {
             Some(m) => Ok((m.digest, m.media_type)),
             None => Err(RegistryError::NotFound {
@@ -359,7 +358,7 @@ impl Registry for RegistryClient {
                     detail: format!("the referrers response is not an OCI image index ({e})"),
                 })?;
             drop(body);
-            let keep = self.config.max_referrers.saturating_add(1);
+            let keep = MAX_REFERRERS.saturating_add(1);
             out.extend(
                 index
                     .manifests
@@ -367,9 +366,9 @@ impl Registry for RegistryClient {
                     .take(keep.saturating_sub(out.len())),
             );
             if out.len() >= keep {
-                // Over the bound: one more than `max_referrers` tells the caller there were
+                // Over the bound: one more than `MAX_REFERRERS` tells the caller there were
                 // more; the remaining pages are not read.
-                tracing::warn!(registry = %repo.registry, repository = %repo.name, limit = self.config.max_referrers, "referrers list cut at the descriptor limit");
+                tracing::warn!(registry = %repo.registry, repository = %repo.name, limit = MAX_REFERRERS, "referrers list cut at the descriptor limit");
                 return Ok(Some(out));
             }
             let Some(next) = next else {

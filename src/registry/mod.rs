@@ -11,6 +11,11 @@ pub mod ecr;
 mod error;
 mod transport;
 
+/// Most referrer descriptors kept from one listing (referrers API or its tag-fallback index).
+/// The client returns one more when the listing went on, and the collectors read "more than
+/// this" as cut short: one constant, so the two can never disagree.
+pub const MAX_REFERRERS: usize = 1000;
+
 pub use auth::Credentials;
 pub use client::{RegistryClient, RegistryConfig};
 pub use ecr::{AwsEcrTokens, EcrAuthorization, EcrHost, EcrTokens, LoaderHook};

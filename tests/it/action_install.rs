@@ -205,6 +205,9 @@ fn a_tampered_archive_or_an_unlisted_version_stops_the_step() {
             "version must be X.Y.Z",
         ),
         (vec![("SHIPGATE_INSTALL", "curl|sh")], "install must be"),
+        // auto with an explicit version the action lists no checksum for: never a source
+        // build of another version instead.
+        (vec![("SHIPGATE_VERSION", "9.9.9")], "carries no sha256"),
         (
             vec![
                 ("SHIPGATE_INSTALL", "release"),

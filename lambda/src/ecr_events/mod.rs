@@ -10,7 +10,7 @@
 //!   that still finds the scan pending is an error, so that Lambda retries it (and a
 //!   dead-letter queue keeps it) rather than letting the image through undecided.
 //! - Only a decided fail quarantines ([`Decision::is_decided_fail`]: an enforced check is
-//!   `fail` and none is `error`). A failing decision with an `error` check (registry
+//!   `fail`). A failing decision whose denying checks are all `error` (registry
 //!   unreachable or unresolvable, ECR unanswered, evidence cut short) was not decided: nothing
 //!   is changed, a warning is logged, and the handler returns an error, so that Lambda's
 //!   asynchronous invocation retries the event (`MaximumRetryAttempts`, 0 to 2, default 2: one
@@ -161,7 +161,7 @@ pub async fn handle(lambda: &Lambda, event: Value) -> Result<Value, HandlerError
 /// The error for an image that was not decided: logged, and returned so that Lambda retries
 /// the event. Says what happened, that nothing changed, and what the operator does next.
 fn undecided(event: &ImageEvent, image: &str, why: &str) -> HandlerError {
-    let why = truncate_reason(why, MAX_UNDECIDED_REASON);
+    let why = shipgate::decision::truncate_text(why, MAX_UNDECIDED_REASON);
     tracing::warn!(event_id = %event.origin.id, image = %image, why = %why, "not decided: not quarantined, tags untouched; returned as an error for Lambda to retry");
     HandlerError::Undecided(format!(
         "{image}: the gate could not decide ({why}), so nothing was quarantined and its tags are untouched. Lambda retries this event (asynchronous invocation: up to the function's MaximumRetryAttempts, default 2), then sends it to the function's on-failure destination or dead-letter queue if one is configured. Fix the cause (registry or ECR reachable from the function, its credentials and network, the gate's timeout), then re-send the event from there, or decide the image by hand with `shipgate check {image}`"
@@ -171,18 +171,6 @@ fn undecided(event: &ImageEvent, image: &str, why: &str) -> HandlerError {
 /// Longest reason quoted in an undecided error (a Lambda error message is logged and stored by
 /// the DLQ; reasons can quote hostile registry text).
 const MAX_UNDECIDED_REASON: usize = 2000;
-
-/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
-fn truncate_reason(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes cut)", &text[..end], text.len() - end)
-}
 
 /// The decision's essentials: verdict, policies (name, sha256) and the reasons it fails.
 fn summary(decision: &Decision) -> Value {
