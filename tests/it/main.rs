@@ -23,4 +23,5 @@ mod quarantine;
 mod registry_client;
 mod serve;
 mod signatures_e2e;
+mod snapshots;
 mod vectors;
