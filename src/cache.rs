@@ -224,6 +224,7 @@ fn is_ours(entry: Option<&Entry>, shared: &Shared<BoxFuture<'static, Outcome>>) 
 fn panic_decision(why: &str) -> Decision {
     let check = crate::decision::Check::new(
         "internal",
+        crate::decision::CheckCode::InternalError,
         None,
         crate::decision::CheckResult::Error,
         format!("the evaluation failed unexpectedly ({why}); this is a bug in shipgate, please report it"),
@@ -244,7 +245,13 @@ mod tests {
         } else {
             crate::decision::CheckResult::Fail
         };
-        let c = crate::decision::Check::new("signature", None, result, String::new());
+        let c = crate::decision::Check::new(
+            "signature",
+            crate::decision::CheckCode::SignatureMissing,
+            None,
+            result,
+            String::new(),
+        );
         Decision::conclude("i".into(), None, vec![], vec![c], Instant::now())
     }
 

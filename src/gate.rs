@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::DecisionCache;
-use crate::decision::{Check, CheckResult, Decision, PolicyRef};
-use crate::evaluate;
-use crate::evidence::attestations;
-use crate::evidence::ecr_findings::{self, CollectPlan, ScanFindings};
-use crate::evidence::signatures::{self, CollectLimits};
+use crate::decision::{Check, CheckCode, CheckResult, Decision, PolicyRef};
+use crate::evaluate::{self, Needs};
+use crate::evidence::base_image::BaseImageCache;
+use crate::evidence::collect::Collectors;
+use crate::evidence::ecr_findings::ScanFindings;
+use crate::evidence::signatures::CollectLimits;
 use crate::policy::{Policy, PolicySet};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::Registry;
@@ -103,6 +104,9 @@ struct Inner {
     verifier: Arc<Verifier>,
     settings: GateSettings,
     cache: DecisionCache,
+    /// Resolved base images (pattern + digest → layer lists), reused for a minute across
+    /// evaluations; shown in `/metrics`.
+    base_images: BaseImageCache,
     /// One permit per running evaluation (see `GateSettings::max_concurrent_evaluations`).
     evaluations: Arc<tokio::sync::Semaphore>,
 }
@@ -133,6 +137,7 @@ impl Gate {
                 verifier,
                 settings,
                 cache,
+                base_images: BaseImageCache::default(),
                 evaluations,
             }),
         }
@@ -146,6 +151,11 @@ impl Gate {
         &self.inner.cache
     }
 
+    /// The base-image cache (for `/metrics`).
+    pub fn base_image_cache(&self) -> &BaseImageCache {
+        &self.inner.base_images
+    }
+
     /// May `request.image` be deployed? Every outcome but a malformed request is a `Decision`.
     pub async fn decide(&self, request: &DecisionRequest) -> Result<Decision, RequestError> {
         let started = Instant::now();
@@ -154,18 +164,17 @@ impl Gate {
             governing: policies,
             unmet_request,
         } = self.select_policies(&image, request.policy.as_deref())?;
-        let refs: Vec<PolicyRef> = policies
-            .iter()
-            .map(|p| PolicyRef {
-                name: p.name.clone(),
-                sha256: p.sha256.clone(),
-                mode: p.mode,
-            })
-            .collect();
+        let refs: Vec<PolicyRef> = policies.iter().map(|p| PolicyRef::of(p)).collect();
 
         // Decided before any network call: a requested policy that does not apply can only fail.
         if let Some(reason) = unmet_request {
-            let check = Check::new("policy-match", None, CheckResult::Fail, reason);
+            let check = Check::new(
+                "policy-match",
+                CheckCode::PolicyNotGoverning,
+                None,
+                CheckResult::Fail,
+                reason,
+            );
             return Ok(Decision::conclude(
                 request.image.clone(),
                 None,
@@ -176,8 +185,9 @@ impl Gate {
         }
         // Decided before any network call: the gate never fetches from a host no policy names.
         if policies.is_empty() {
-            let (result, reason) = match self.inner.settings.unmatched {
+            let (code, result, reason) = match self.inner.settings.unmatched {
                 Unmatched::Deny => (
+                    CheckCode::PolicyUnmatched,
                     CheckResult::Fail,
                     format!(
                         "no policy governs {}: add its registry/repository to a policy's `images`",
@@ -185,6 +195,7 @@ impl Gate {
                     ),
                 ),
                 Unmatched::Allow => (
+                    CheckCode::PolicyUnmatchedAllowed,
                     CheckResult::Skip,
                     format!(
                         "no policy governs {}; unmatched images are allowed by configuration",
@@ -192,7 +203,7 @@ impl Gate {
                     ),
                 ),
             };
-            let check = Check::new("policy-match", None, result, reason);
+            let check = Check::new("policy-match", code, None, result, reason);
             return Ok(Decision::conclude(
                 request.image.clone(),
                 None,
@@ -213,6 +224,7 @@ impl Gate {
             Ok(Ok(None)) | Err(_) => {
                 let check = Check::new(
                     "timeout",
+                    CheckCode::EvaluationTimeout,
                     None,
                     CheckResult::Error,
                     format!(
@@ -304,6 +316,7 @@ impl Gate {
                 Err(e) => {
                     let check = Check::new(
                         "resolve",
+                        CheckCode::ResolveFailed,
                         None,
                         CheckResult::Error,
                         format!("could not resolve {image} to a digest: {e}"),
@@ -372,143 +385,18 @@ impl Gate {
         refs: Vec<PolicyRef>,
         started: Instant,
     ) -> Decision {
-        let needs_signatures = policies.iter().any(|p| p.signatures.is_some());
-        let scans: Vec<_> = policies
-            .iter()
-            .filter_map(|p| p.vulnerabilities.as_ref())
-            .collect();
-        // One collection serves every policy: the longest wait any of them allows.
-        let plan = (!scans.is_empty()).then(|| CollectPlan {
-            wait_for_scan: scans
-                .iter()
-                .map(|v| v.wait_for_scan)
-                .max()
-                .unwrap_or_default(),
-            start_scan: scans.iter().any(|v| v.start_scan),
-            gate_timeout: self.inner.settings.timeout,
-            // A timeout too large to add is, in practice, no bound.
-            gate_deadline: tokio::time::Instant::from_std(self.deadline(started)),
-        });
-        // Signatures come from the registry, findings from ECR: independent, so concurrent.
-        // Every policy's base-image patterns, collected once (the evidence is keyed by pattern).
-        let base_patterns: Vec<&crate::evidence::base_image::BasePattern> = policies
-            .iter()
-            .filter_map(|p| p.base_images.as_ref())
-            .flat_map(|b| b.allow.iter().chain(b.deny.iter()))
-            .collect();
-        let needs_attestations = policies.iter().any(|p| p.provenance.is_some());
-        // A repository pattern without a tag can only find candidates the image names: its
-        // annotation, or the images its provenance lists. Then the attestations are read for
-        // those hints too (before the base images, which they steer).
-        let wants_hints = base_patterns.iter().any(|p| {
-            matches!(
-                p.selector,
-                crate::evidence::base_image::Selector::Repositories { .. }
-            )
-        });
-        let limits = &self.inner.settings.collect;
-        let bundles =
-            signatures::referrer_bundles(self.inner.registry.as_ref(), &repo, &digest, limits);
-        let (signatures, findings, (attestations, base_images)) = tokio::join!(
-            async {
-                if needs_signatures {
-                    Some(
-                        signatures::collect_with(
-                            self.inner.registry.as_ref(),
-                            &repo,
-                            &digest,
-                            limits,
-                            bundles.clone(),
-                        )
-                        .await,
-                    )
-                } else {
-                    None
-                }
-            },
-            async {
-                match &plan {
-                    Some(plan) => Some(
-                        ecr_findings::collect(self.inner.findings.as_ref(), &repo, &digest, plan)
-                            .await,
-                    ),
-                    None => None,
-                }
-            },
-            async {
-                let attestations = if needs_attestations || wants_hints {
-                    Some(
-                        attestations::collect(
-                            self.inner.registry.as_ref(),
-                            &repo,
-                            &digest,
-                            limits,
-                            bundles.clone(),
-                        )
-                        .await,
-                    )
-                } else {
-                    None
-                };
-                let base_images = if base_patterns.is_empty() {
-                    None
-                } else {
-                    let hints = attestations
-                        .as_ref()
-                        .map(crate::evidence::base_hints::from_attestations)
-                        .unwrap_or_default();
-                    let hint_errors = attestations
-                        .as_ref()
-                        .map(|a| a.errors.clone())
-                        .unwrap_or_default();
-                    Some(
-                        crate::evidence::base_image::collect(
-                            self.inner.registry.as_ref(),
-                            &repo,
-                            &digest,
-                            &base_patterns,
-                            &hints,
-                            &hint_errors,
-                        )
-                        .await,
-                    )
-                };
-                (attestations, base_images)
-            }
-        );
+        let needs = Needs::of(&policies);
+        let collectors = Collectors {
+            registry: self.inner.registry.as_ref(),
+            findings: self.inner.findings.as_ref(),
+            base_images: &self.inner.base_images,
+            limits: &self.inner.settings.collect,
+            timeout: self.inner.settings.timeout,
+            deadline: tokio::time::Instant::from_std(self.deadline(started)),
+        };
+        let evidence = collectors.collect(&needs, &repo, &digest).await;
         let today = time::OffsetDateTime::now_utc().date();
-        let mut checks = Vec::new();
-        for policy in &policies {
-            if let (Some(rule), Some(found)) = (&policy.provenance, &attestations) {
-                checks.push(evaluate::provenance_check(
-                    &policy.name,
-                    rule,
-                    &digest,
-                    found,
-                    &self.inner.verifier,
-                ));
-            }
-            if let (Some(rule), Some(found)) = (&policy.signatures, &signatures) {
-                checks.push(evaluate::signature_check(
-                    &policy.name,
-                    rule,
-                    &digest,
-                    found,
-                    &self.inner.verifier,
-                ));
-            }
-            if let (Some(rule), Some(found)) = (&policy.vulnerabilities, &findings) {
-                checks.push(evaluate::vulnerability_check(
-                    &policy.name,
-                    rule,
-                    found,
-                    today,
-                ));
-            }
-            if let (Some(rule), Some(found)) = (&policy.base_images, &base_images) {
-                checks.push(evaluate::base_image_check(&policy.name, rule, found));
-            }
-        }
+        let checks = evaluate::evaluate(&policies, &digest, &evidence, &self.inner.verifier, today);
         Decision::conclude(image, Some(digest.to_string()), refs, checks, started)
     }
 }

@@ -1,22 +1,18 @@
 //! shipgate: may this image be deployed?
 //!
-//! The library reads top-down: policy model → evidence collection (registry) → verification →
-//! evaluation → decision → adapters (HTTP with caller auth, CLI, GitHub Actions, ECR quarantine;
-//! the Lambda adapter is the `lambda/` crate).
+//! One decision flows one way: resolve the tag → collect the evidence the policies need
+//! (`evidence`, behind the `Registry` and `ScanFindings` ports) → `evaluate` (pure, in
+//! `shipgate-core`) → `Decision` → adapters (HTTP with caller auth, CLI, GitHub Actions, ECR
+//! quarantine; the Lambda adapter is the `lambda/` crate).
 #![forbid(unsafe_code)]
 
-pub mod policy;
-pub mod reference;
+// The pure core, under the paths the service has always used.
+pub use shipgate_core::{decision, evaluate, policy, reference, verify};
 
 pub mod evidence;
 pub mod registry;
 
-pub mod verify;
-
-pub mod evaluate;
-
 pub mod cache;
-pub mod decision;
 pub mod gate;
 
 pub mod auth;

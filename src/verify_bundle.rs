@@ -114,7 +114,7 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
         verifier.verify_subject(&artifact, &subject, std::slice::from_ref(&authority));
     match results.pop() {
         Some(Ok(v)) => Ok(v),
-        Some(Err(r)) => Err(VerifyBundleError::Failed(r.0)),
+        Some(Err(r)) => Err(VerifyBundleError::Failed(r.reason)),
         None => Err(VerifyBundleError::Failed("no result".into())),
     }
 }

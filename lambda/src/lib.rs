@@ -170,9 +170,14 @@ mod tests {
             name: name.into(),
             sha256: "sha256:00".into(),
             mode,
+            on_error: Default::default(),
         };
         let check = |name: &str, policy: Option<&str>, result| {
-            Check::new(name, policy, result, format!("{name} says so"))
+            let code = match result {
+                CheckResult::Pass => shipgate::decision::CheckCode::SignatureVerified,
+                _ => shipgate::decision::CheckCode::SignatureMissing,
+            };
+            Check::new(name, code, policy, result, format!("{name} says so"))
         };
         let d = Decision::conclude(
             "host.example/app:v1".into(),
@@ -204,9 +209,14 @@ mod tests {
             name: name.into(),
             sha256: "sha256:00".into(),
             mode,
+            on_error: Default::default(),
         };
         let check = |name: &str, policy: Option<&str>, result| {
-            Check::new(name, policy, result, format!("{name} says so"))
+            let code = match result {
+                CheckResult::Pass => shipgate::decision::CheckCode::SignatureVerified,
+                _ => shipgate::decision::CheckCode::SignatureMissing,
+            };
+            Check::new(name, code, policy, result, format!("{name} says so"))
         };
         let decide = |checks: Vec<Check>| {
             Decision::conclude(

@@ -12,18 +12,17 @@
 //! can pick a candidate among those, never add a host.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use globset::{GlobBuilder, GlobMatcher};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::base_hints::BaseHint;
 use crate::reference::{Digest, ImageRef, Repository};
 use crate::registry::Registry;
-
-pub const ANNOTATION_BASE_NAME: &str = "org.opencontainers.image.base.name";
-pub const ANNOTATION_BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+pub use shipgate_core::evidence::base_image::*;
+pub use shipgate_core::policy::base_pattern::{BasePattern, Selector};
 
 /// Tags of one repository considered per pattern (in the registry's list order: which tags are
 /// "newest" is not knowable from the API). More are reported as truncated.
@@ -37,265 +36,6 @@ pub const MAX_PLATFORMS: usize = 16;
 /// How long a resolved base (pattern + digest → layer lists) is reused: tags move, so short.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_CAPACITY: usize = 1024;
-
-/// One entry of `baseImages.allow` / `deny`, checked.
-#[derive(Debug, Clone)]
-pub struct BasePattern {
-    /// As written in the policy.
-    pub text: String,
-    pub selector: Selector,
-}
-
-#[derive(Debug, Clone)]
-pub enum Selector {
-    /// `registry/repo:TAGGLOB`: the repository's tags that match.
-    Tags {
-        repository: Repository,
-        tags: GlobMatcher,
-    },
-    /// `registry/repo@sha256:…`: exactly that image.
-    Digest {
-        repository: Repository,
-        digest: Digest,
-    },
-    /// `registry/repo/**` without a tag: repositories cannot be listed portably, so only the
-    /// base that the image's annotation names (in a matching repository) is a candidate.
-    /// Allowed in `allow` only: it can prove a base, never rule one out (policy load refuses
-    /// it in `deny`).
-    Repositories { glob: GlobMatcher },
-}
-
-impl BasePattern {
-    pub fn parse(text: &str) -> Result<BasePattern, String> {
-        let t = text.trim();
-        let bad = |why: &str| format!("`{text}`: {why}");
-        if t.is_empty() {
-            return Err(bad("empty pattern"));
-        }
-        let (repo_part, tag, digest) = if let Some((repo, d)) = t.split_once('@') {
-            let digest = d
-                .parse::<Digest>()
-                .map_err(|_| bad("the digest must be sha256:<64 lowercase hex>"))?;
-            (repo, None, Some(digest))
-        } else {
-            let last_slash = t.rfind('/').map_or(0, |i| i + 1);
-            match t[last_slash..].rfind(':') {
-                Some(i) => (&t[..last_slash + i], Some(&t[last_slash + i + 1..]), None),
-                None => (t, None, None),
-            }
-        };
-        let Some((host, _)) = repo_part.split_once('/') else {
-            return Err(bad(
-                "write `registry/repository[:TAGGLOB|@sha256:…]`, e.g. `public.ecr.aws/docker/library/alpine:3.*`",
-            ));
-        };
-        if !(host.contains('.') || host.contains(':') || host == "localhost") {
-            return Err(bad(
-                "the first component must be a registry host (`docker.io/library/alpine:3.*`)",
-            ));
-        }
-        let is_glob = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
-        let literal_repo = || -> Result<Repository, String> {
-            if is_glob(repo_part) {
-                return Err(bad(
-                    "a tag glob or digest needs a literal repository (repositories cannot be listed); use `registry/repo/**` without a tag to accept an annotated base from any matching repository",
-                ));
-            }
-            let r: ImageRef = repo_part
-                .parse()
-                .map_err(|e| bad(&format!("not a repository: {e}")))?;
-            if r.tag.is_some() || r.digest.is_some() {
-                return Err(bad("not a repository"));
-            }
-            Ok(r.repository)
-        };
-        let selector = match (tag, digest) {
-            (_, Some(digest)) => Selector::Digest {
-                repository: literal_repo()?,
-                digest,
-            },
-            (Some(tag), None) => {
-                if tag.is_empty()
-                    || tag.len() > 128
-                    || !tag.bytes().all(|b| {
-                        b.is_ascii_alphanumeric()
-                            || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?' | b'[' | b']')
-                            || matches!(b, b'{' | b'}' | b',' | b'!')
-                    })
-                {
-                    return Err(bad("the tag glob may hold [A-Za-z0-9_.-] and `*?[]{},!`"));
-                }
-                let tags = GlobBuilder::new(tag)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| bad(&format!("tag glob: {e}")))?
-                    .compile_matcher();
-                Selector::Tags {
-                    repository: literal_repo()?,
-                    tags,
-                }
-            }
-            (None, None) => {
-                if repo_part.bytes().any(|b| b.is_ascii_uppercase()) {
-                    return Err(bad("repositories are lower-case"));
-                }
-                if repo_part
-                    .split_once('/')
-                    .is_some_and(|(_, path)| path.contains(':'))
-                {
-                    return Err(bad(
-                        "a `:` belongs only before a tag glob, after the last `/`",
-                    ));
-                }
-                let glob = GlobBuilder::new(repo_part)
-                    .literal_separator(true)
-                    .backslash_escape(true)
-                    .build()
-                    .map_err(|e| bad(&e.to_string()))?
-                    .compile_matcher();
-                Selector::Repositories { glob }
-            }
-        };
-        Ok(BasePattern {
-            text: t.to_string(),
-            selector,
-        })
-    }
-
-    /// Whether the annotated base `name` (with its digest, if annotated) falls under this pattern.
-    fn covers(&self, name: &ImageRef, digest: Option<&Digest>) -> bool {
-        match &self.selector {
-            Selector::Tags { repository, tags } => {
-                *repository == name.repository
-                    && name.tag.as_deref().is_some_and(|t| tags.is_match(t))
-            }
-            Selector::Digest {
-                repository,
-                digest: d,
-            } => {
-                *repository == name.repository
-                    && (digest == Some(d) || name.digest.as_ref() == Some(d))
-            }
-            Selector::Repositories { glob } => glob.is_match(name.repository.to_string()),
-        }
-    }
-}
-
-/// `os/architecture[/variant]` of an index entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
-    #[serde(default)]
-    pub os: String,
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// Same os and architecture, and the same variant when both give one.
-    pub fn same(&self, other: &Platform) -> bool {
-        self.os == other.os
-            && self.architecture == other.architecture
-            && match (&self.variant, &other.variant) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// One image manifest: its platform (when an index named it) and its layer digests in order.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlatformLayers {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-    pub digest: Digest,
-    pub layers: Vec<String>,
-}
-
-impl PlatformLayers {
-    pub fn platform_name(&self) -> String {
-        self.platform
-            .as_ref()
-            .map_or_else(|| "the image".to_string(), |p| p.to_string())
-    }
-}
-
-/// A base image a pattern selected, resolved to a digest and its per-platform layer lists.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// `registry/repo:tag` or `registry/repo@sha256:…`.
-    pub name: String,
-    pub digest: Digest,
-    pub manifests: Arc<Vec<PlatformLayers>>,
-}
-
-impl Candidate {
-    /// The base manifest `image` is built on, if any: for the same platform when both are known,
-    /// the base's complete (non-empty) layer list must be a prefix of the image's.
-    pub fn base_of(&self, image: &PlatformLayers) -> Option<&PlatformLayers> {
-        self.manifests.iter().find(|base| {
-            let platform_ok = match (&base.platform, &image.platform) {
-                (Some(a), Some(b)) => a.same(b),
-                _ => true,
-            };
-            platform_ok && !base.layers.is_empty() && image.layers.starts_with(&base.layers)
-        })
-    }
-
-    /// The most layers any of its manifests has (for "its N layers").
-    pub fn layer_count(&self) -> usize {
-        self.manifests
-            .iter()
-            .map(|m| m.layers.len())
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// What one pattern resolved to.
-#[derive(Debug, Clone, Default)]
-pub struct PatternCandidates {
-    pub candidates: Vec<Candidate>,
-    /// Truncation and other remarks.
-    pub notes: Vec<String>,
-    /// Lookups that failed: the candidate list may be incomplete.
-    pub errors: Vec<String>,
-    /// Bounds that cut the candidate list short, each naming its limit: a base that was not
-    /// considered can be neither allowed nor ruled out.
-    pub truncated: Vec<String>,
-}
-
-/// The `org.opencontainers.image.base.*` annotations of the image, as written.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct BaseAnnotation {
-    pub name: Option<String>,
-    pub digest: Option<String>,
-}
-
-/// Everything the `base-image` check judges.
-#[derive(Debug, Clone, Default)]
-pub struct BaseImageEvidence {
-    /// The image's manifests: one, or one per platform of an index.
-    pub image: Vec<PlatformLayers>,
-    /// Why the image's own layers could not be read (then nothing can be judged).
-    pub image_error: Option<String>,
-    pub annotation: Option<BaseAnnotation>,
-    /// Images the provenance lists among the build's inputs (candidates' names, not proof).
-    pub hints: Vec<BaseHint>,
-    /// By pattern text.
-    pub patterns: BTreeMap<String, PatternCandidates>,
-}
 
 #[derive(Deserialize)]
 struct RawManifest {
@@ -316,34 +56,65 @@ struct RawDescriptor {
 
 type CacheMap = HashMap<(String, Digest), (Instant, Arc<Vec<PlatformLayers>>)>;
 
-fn cache() -> &'static Mutex<CacheMap> {
-    static CACHE: OnceLock<Mutex<CacheMap>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+/// Resolved base images (pattern + digest → per-platform layer lists), reused for
+/// [`CACHE_TTL`] across evaluations: one per `Gate`, so tests and gates never share it.
+#[derive(Default)]
+pub struct BaseImageCache {
+    map: Mutex<CacheMap>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
-fn cached(pattern: &str, digest: &Digest) -> Option<Arc<Vec<PlatformLayers>>> {
-    let map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    map.get(&(pattern.to_string(), digest.clone()))
-        .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-        .map(|(_, v)| v.clone())
+/// What `/metrics` shows of a [`BaseImageCache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaseImageCacheStats {
+    pub entries: usize,
+    pub hits: u64,
+    pub misses: u64,
 }
 
-fn remember(pattern: &str, digest: &Digest, layers: Arc<Vec<PlatformLayers>>) {
-    let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    if map.len() >= CACHE_CAPACITY {
-        map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+impl BaseImageCache {
+    fn get(&self, pattern: &str, digest: &Digest) -> Option<Arc<Vec<PlatformLayers>>> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let found = map
+            .get(&(pattern.to_string(), digest.clone()))
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, v)| v.clone());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn remember(&self, pattern: &str, digest: &Digest, layers: Arc<Vec<PlatformLayers>>) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= CACHE_CAPACITY {
-            map.clear();
+            map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+            if map.len() >= CACHE_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(
+            (pattern.to_string(), digest.clone()),
+            (Instant::now(), layers),
+        );
+    }
+
+    pub fn stats(&self) -> BaseImageCacheStats {
+        BaseImageCacheStats {
+            entries: self.map.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
         }
     }
-    map.insert(
-        (pattern.to_string(), digest.clone()),
-        (Instant::now(), layers),
-    );
 }
 
 struct Fetcher<'a> {
     registry: &'a dyn Registry,
+    cache: &'a BaseImageCache,
     fetched: usize,
 }
 
@@ -440,12 +211,12 @@ impl Fetcher<'_> {
         name: String,
         digest: Digest,
     ) -> Result<Candidate, String> {
-        let manifests = match cached(pattern, &digest) {
+        let manifests = match self.cache.get(pattern, &digest) {
             Some(m) => m,
             None => {
                 let (m, _) = self.layers(repo, &digest).await?;
                 let m = Arc::new(m);
-                remember(pattern, &digest, m.clone());
+                self.cache.remember(pattern, &digest, m.clone());
                 m
             }
         };
@@ -464,6 +235,7 @@ impl Fetcher<'_> {
 /// candidate list incomplete, so they are its errors.
 pub async fn collect(
     registry: &dyn Registry,
+    cache: &BaseImageCache,
     repo: &Repository,
     digest: &Digest,
     patterns: &[&BasePattern],
@@ -472,6 +244,7 @@ pub async fn collect(
 ) -> BaseImageEvidence {
     let mut fetcher = Fetcher {
         registry,
+        cache,
         fetched: 0,
     };
     let mut evidence = BaseImageEvidence::default();
@@ -642,37 +415,6 @@ pub async fn collect(
         evidence.patterns.insert(pattern.text.clone(), found);
     }
     evidence
-}
-
-/// Whether `annotation` names `candidate` (by digest, else by name).
-pub fn annotation_names(annotation: &BaseAnnotation, candidate: &Candidate) -> bool {
-    let by_digest = annotation
-        .digest
-        .as_deref()
-        .is_some_and(|d| d.trim() == candidate.digest.as_str());
-    let by_name = annotation.name.as_deref().is_some_and(|n| {
-        let n = n.trim();
-        n == candidate.name
-            || n.strip_suffix(&format!("@{}", candidate.digest))
-                .is_some_and(|rest| rest == candidate.name || candidate.name.starts_with(rest))
-    });
-    by_digest || by_name
-}
-
-/// Whether the annotated base falls under one of `patterns` (so it was a candidate).
-pub fn annotation_covered(annotation: &BaseAnnotation, patterns: &[BasePattern]) -> bool {
-    let Some(name) = annotation
-        .name
-        .as_deref()
-        .and_then(|n| n.trim().parse::<ImageRef>().ok())
-    else {
-        return false;
-    };
-    let digest = annotation
-        .digest
-        .as_deref()
-        .and_then(|d| d.trim().parse::<Digest>().ok());
-    patterns.iter().any(|p| p.covers(&name, digest.as_ref()))
 }
 
 #[cfg(test)]

@@ -8,72 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::policy::Severity;
 use crate::reference::{Digest, Repository};
 use crate::registry::ecr::parse_ecr_host;
 use crate::registry::ecr::EcrClients;
 use crate::registry::LoaderHook;
-
-/// Pages of one scan read at most (ECR pages hold up to 1000 findings).
-const MAX_PAGES: usize = 1000;
-/// First pause between polls of an unfinished scan; doubles up to `MAX_POLL_BACKOFF`.
-const FIRST_POLL_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_POLL_BACKOFF: Duration = Duration::from_secs(5);
-/// First pause before retrying a throttled or failed call; doubles up to `MAX_RETRY_BACKOFF`.
-const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(2);
-
-/// The image whose scan is asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanTarget {
-    /// The 12-digit account of the registry (ECR's `registryId`).
-    pub registry_id: String,
-    pub region: String,
-    pub repository: String,
-    pub digest: String,
-}
-
-/// Basic (Clair-style `findings`) or enhanced (Amazon Inspector `enhancedFindings`) scanning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScanKind {
-    Basic,
-    Enhanced,
-}
-
-/// One finding, normalized from either scan type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    /// `CVE-2024-12345` (basic: `name`; enhanced: the vulnerability id, else the title).
-    pub id: String,
-    /// The severity used for judging (unknown severities are UNTRIAGED).
-    pub severity: Severity,
-    /// The severity exactly as ECR reported it.
-    pub reported_severity: String,
-    pub scan: ScanKind,
-    /// Enhanced only: ACTIVE, SUPPRESSED, CLOSED.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// Inspector score (enhanced) or CVSS base score; absent when ECR gives none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<f64>,
-    /// Enhanced only: YES, NO, PARTIAL.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix_available: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exploit_available: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fixed_in: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-}
+pub use shipgate_core::evidence::ecr_findings::*;
 
 /// One page of `DescribeImageScanFindings`.
 #[derive(Debug, Clone, Default)]
@@ -110,54 +51,14 @@ pub trait ScanFindings: Send + Sync {
     async fn start_scan(&self, target: &ScanTarget) -> Result<(), EcrCallError>;
 }
 
-/// What the gate knows about the scan after collecting.
-#[derive(Debug, Clone)]
-pub enum ScanOutcome {
-    /// The scan is COMPLETE (basic) or ACTIVE (enhanced): these are all its findings.
-    Findings {
-        status: String,
-        findings: Vec<Finding>,
-        pages: usize,
-    },
-    /// Still PENDING / IN_PROGRESS / not started when the wait ended.
-    NotFinished {
-        /// The last status seen (`PENDING`, `IN_PROGRESS`, or `no scan` for ScanNotFound).
-        last_status: String,
-        waited: Duration,
-        bound: WaitBound,
-    },
-    /// A status that will not turn into findings (FAILED, UNSUPPORTED_IMAGE, …, or unknown).
-    Unusable {
-        status: String,
-        description: Option<String>,
-    },
-    /// ECR could not be asked (after retries), or said no.
-    Error { reason: String },
-    /// The image is not in an ECR registry.
-    NotEcr { registry: String },
-}
-
-/// What ended the wait for an unfinished scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitBound {
-    /// The policy's `waitForScan` ran out.
-    WaitForScan(Duration),
-    /// The gate's evaluation timeout came first (`waitForScan` was longer).
-    GateTimeout {
-        timeout: Duration,
-        wait_for_scan: Duration,
-    },
-}
-
-/// The collected scan, with notes on how it was obtained.
-#[derive(Debug, Clone)]
-pub struct ScanEvidence {
-    pub outcome: ScanOutcome,
-    /// `registryId/region/repository@digest` that was asked, when ECR was asked.
-    pub target: Option<ScanTarget>,
-    /// Polls, retries, scans started.
-    pub notes: Vec<String>,
-}
+/// Pages of one scan read at most (ECR pages hold up to 1000 findings).
+const MAX_PAGES: usize = 1000;
+/// First pause between polls of an unfinished scan; doubles up to `MAX_POLL_BACKOFF`.
+const FIRST_POLL_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_POLL_BACKOFF: Duration = Duration::from_secs(5);
+/// First pause before retrying a throttled or failed call; doubles up to `MAX_RETRY_BACKOFF`.
+const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
 /// How to collect: the longest wait and whether to start a scan, over all policies.
 #[derive(Debug, Clone, Copy)]
@@ -544,19 +445,6 @@ impl ScanFindings for AwsScanFindings {
             .await
             .map_err(|e| classify("StartImageScan", target, e))?;
         Ok(())
-    }
-}
-
-/// Severity from ECR's text; anything unknown (basic scanning's UNDEFINED, new values) is
-/// UNTRIAGED, which ranks above HIGH: unknown is never treated as harmless.
-pub fn severity_of(text: &str) -> Severity {
-    match text.trim().to_ascii_uppercase().as_str() {
-        "INFORMATIONAL" => Severity::Informational,
-        "LOW" => Severity::Low,
-        "MEDIUM" => Severity::Medium,
-        "HIGH" => Severity::High,
-        "CRITICAL" => Severity::Critical,
-        _ => Severity::Untriaged,
     }
 }
 

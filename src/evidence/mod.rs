@@ -1,58 +1,12 @@
-//! Evidence collected from the outside world before anything is judged.
-//!
-//! Collection talks to registries; judging (verification, evaluation) is pure and never does I/O.
+//! Evidence collection: the service side of `shipgate_core::evidence`. Each collector reads
+//! one kind of evidence through a port (`Registry`, `ScanFindings`) and returns the core's plain
+//! data types, re-exported here under the paths the service has always used.
 
 pub mod attestations;
-pub mod base_hints;
 pub mod base_image;
+pub mod collect;
 pub mod ecr_findings;
 pub mod signatures;
 
-/// A signature found for an image, in one of the formats cosign writes.
-#[derive(Debug, Clone)]
-pub enum SignatureArtifact {
-    /// A layer of a legacy `sha256-<hex>.sig` manifest.
-    Legacy(LegacySignature),
-    /// A Sigstore bundle (v0.1–v0.3), found as an OCI referrer or through the referrers tag fallback.
-    Bundle(BundleArtifact),
-}
-
-impl SignatureArtifact {
-    /// Where the artifact was found, for reasons and evidence (`tag sha256-ab….sig, layer 0`).
-    pub fn source(&self) -> &str {
-        match self {
-            SignatureArtifact::Legacy(l) => &l.source,
-            SignatureArtifact::Bundle(b) => &b.source,
-        }
-    }
-}
-
-/// One layer of a legacy cosign signature manifest, with its annotations.
-#[derive(Debug, Clone)]
-pub struct LegacySignature {
-    /// The layer blob: a simple-signing JSON payload naming `docker-manifest-digest`.
-    pub payload: Vec<u8>,
-    /// `dev.cosignproject.cosign/signature`: base64 signature over `payload`.
-    pub signature: String,
-    /// `dev.sigstore.cosign/certificate`: PEM leaf certificate (keyless).
-    pub certificate: Option<String>,
-    /// `dev.sigstore.cosign/chain`: PEM chain (keyless).
-    pub chain: Option<String>,
-    /// `dev.sigstore.cosign/bundle`: Rekor SET bundle JSON.
-    pub rekor_bundle: Option<String>,
-    /// `dev.sigstore.cosign/rfc3161timestamp`: JSON with a base64 RFC 3161 timestamp.
-    pub rfc3161_timestamp: Option<String>,
-    /// Where it was found.
-    pub source: String,
-}
-
-/// A Sigstore bundle's bytes as found on the registry.
-#[derive(Debug, Clone)]
-pub struct BundleArtifact {
-    /// The bundle JSON.
-    pub json: Vec<u8>,
-    /// The media type it was stored under, e.g. `application/vnd.dev.sigstore.bundle.v0.3+json`.
-    pub media_type: String,
-    /// Where it was found.
-    pub source: String,
-}
+pub use shipgate_core::evidence::base_hints;
+pub use shipgate_core::evidence::{BundleArtifact, Evidence, LegacySignature, SignatureArtifact};

@@ -26,7 +26,7 @@ use std::time::Instant;
 use clap::{ArgGroup, Args, ValueEnum};
 
 use crate::cli::{build_gate, usage, GateArgs, EXIT_FAIL, EXIT_PASS};
-use crate::decision::{Check, CheckResult, Decision};
+use crate::decision::{Check, CheckCode, CheckResult, Decision};
 use crate::gate::DecisionRequest;
 use crate::policy::PolicySet;
 use crate::reference::ImageRef;
@@ -84,7 +84,13 @@ pub struct ImageOutcome {
 
 impl ImageOutcome {
     fn not_decided(image: &str, reason: String) -> ImageOutcome {
-        let check = Check::new(NOT_DECIDED_CHECK, None, CheckResult::Error, reason);
+        let check = Check::new(
+            NOT_DECIDED_CHECK,
+            CheckCode::GateUnreachable,
+            None,
+            CheckResult::Error,
+            reason,
+        );
         ImageOutcome {
             decision: Decision::conclude(
                 image.to_string(),
@@ -372,8 +378,14 @@ mod tests {
         let a = ImageOutcome::not_decided("reg.test/a:v1", "no".into());
         let big = "x".repeat(MAX_DECISION_JSON_BYTES);
         let mut b = ImageOutcome::not_decided("reg.test/b:v1", "no".into());
-        b.decision.checks = vec![Check::new("signature", None, CheckResult::Fail, "r".into())
-            .with_evidence(serde_json::json!({ "big": big }))]
+        b.decision.checks = vec![Check::new(
+            "signature",
+            crate::decision::CheckCode::SignatureMissing,
+            None,
+            CheckResult::Fail,
+            "r".into(),
+        )
+        .with_evidence(serde_json::json!({ "big": big }))]
         .into();
         let v: serde_json::Value =
             serde_json::from_str(&decision_json(std::slice::from_ref(&a))).unwrap();

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::runner_env::{annotation, Level};
 use super::ImageOutcome;
-use crate::decision::{Check, CheckResult, Decision};
+use crate::decision::{Check, CheckCode, CheckResult, Decision};
+use crate::evaluate::Violation;
 use crate::policy::Mode;
 
 /// Check rows shown per image; the rest are counted ("and N more").
@@ -119,24 +120,37 @@ fn image_section(out: &mut String, o: &ImageOutcome) {
     findings_section(out, d);
 }
 
-/// Links to the ECR findings that broke a policy, from the `vulnerabilities` evidence
-/// (`violations[]`: `id`, `severity`, `package`, `version`, `fixed_in`, `link`).
+/// Links to the ECR findings that broke a policy: the `violations` of each
+/// `finding-over-budget` check's `VulnerabilityReport`, read item by item (the decision's size
+/// bound may have replaced the tail of the list with a marker).
 fn findings_section(out: &mut String, d: &Decision) {
     let mut lines = Vec::new();
     let mut total = 0usize;
-    for c in d.checks.iter().filter(|c| c.denies()) {
-        let Some(violations) = c.evidence.get("violations").and_then(Value::as_array) else {
-            continue;
-        };
-        // `violations` is itself capped by the evaluator; `violations_total` is the real count.
-        total += c
+    for c in d
+        .checks
+        .iter()
+        .filter(|c| c.code == CheckCode::FindingOverBudget)
+    {
+        let violations: Vec<Violation> = c
+            .evidence
+            .get("violations")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // `violations` is capped; `violations_total` is the real count.
+        let reported = c
             .evidence
             .get("violations_total")
             .and_then(Value::as_u64)
             .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(violations.len())
-            .max(violations.len());
-        for v in violations {
+            .unwrap_or(0);
+        total += reported.max(violations.len());
+        for v in &violations {
             if lines.len() < MAX_FINDINGS_PER_IMAGE {
                 lines.push(finding_line(c, v));
             }
@@ -158,21 +172,27 @@ fn findings_section(out: &mut String, d: &Decision) {
     }
 }
 
-fn finding_line(c: &Check, v: &Value) -> String {
-    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
-    let id = field("id");
-    let title = if id.is_empty() { "finding" } else { id };
-    let mut line = match finding_link(id, field("link")) {
+fn finding_line(c: &Check, v: &Violation) -> String {
+    let f = &v.finding;
+    let title = if f.id.is_empty() {
+        "finding"
+    } else {
+        f.id.as_str()
+    };
+    let mut line = match finding_link(&f.id, f.link.as_deref().unwrap_or("")) {
         Some(url) => format!("[{}]({url})", text(title)),
         None => text(title),
     };
-    for part in [field("severity"), field("package"), field("version")] {
+    let severity = f.severity.as_str();
+    for part in [Some(severity), f.package.as_deref(), f.version.as_deref()]
+        .into_iter()
+        .flatten()
+    {
         if !part.is_empty() {
             let _ = write!(line, " · {}", text(part));
         }
     }
-    let fixed = field("fixed_in");
-    if !fixed.is_empty() {
+    if let Some(fixed) = f.fixed_in.as_deref().filter(|s| !s.is_empty()) {
         let _ = write!(line, " · fixed in {}", text(fixed));
     }
     if let Some(policy) = &c.policy {
@@ -369,6 +389,7 @@ mod tests {
                     name: n.into(),
                     sha256: "sha256:pp".into(),
                     mode,
+                    on_error: Default::default(),
                 })
                 .collect(),
             checks,
@@ -444,6 +465,7 @@ mod tests {
     fn summary_has_a_row_per_check_and_links_findings() {
         let vuln = Check::new(
             "vulnerabilities",
+            crate::decision::CheckCode::FindingOverBudget,
             Some("prod"),
             CheckResult::Fail,
             "CVE-2024-1 (CRITICAL) | too many\nfindings".into(),
@@ -457,7 +479,13 @@ mod tests {
                 {"id": "GHSA-aaaa-bbbb-cccc", "severity": "HIGH"}
             ]
         }));
-        let sig = Check::new("signature", Some("prod"), CheckResult::Pass, "ok".into());
+        let sig = Check::new(
+            "signature",
+            crate::decision::CheckCode::SignatureVerified,
+            Some("prod"),
+            CheckResult::Pass,
+            "ok".into(),
+        );
         let d = decision(vec![sig, vuln], vec![("prod", Mode::Enforce)]);
         let md = render(&[outcome(d)], false);
         assert!(md.starts_with("## shipgate: ❌ fail\n"), "{md}");
@@ -488,7 +516,15 @@ mod tests {
     #[test]
     fn rows_are_capped() {
         let checks = (0..MAX_ROWS_PER_IMAGE + 5)
-            .map(|i| Check::new("signature", Some("p"), CheckResult::Pass, format!("r{i}")))
+            .map(|i| {
+                Check::new(
+                    "signature",
+                    crate::decision::CheckCode::SignatureVerified,
+                    Some("p"),
+                    CheckResult::Pass,
+                    format!("r{i}"),
+                )
+            })
             .collect();
         let md = render(
             &[outcome(decision(checks, vec![("p", Mode::Enforce)]))],
@@ -504,17 +540,25 @@ mod tests {
             vec![
                 Check::new(
                     "signature",
+                    crate::decision::CheckCode::SignatureMissing,
                     Some("prod"),
                     CheckResult::Fail,
                     "no sig\nx".into(),
                 ),
                 Check::new(
                     "base-image",
+                    crate::decision::CheckCode::EvidenceUnavailable,
                     Some("trial"),
                     CheckResult::Error,
                     "50%".into(),
                 ),
-                Check::new("provenance", Some("prod"), CheckResult::Pass, "ok".into()),
+                Check::new(
+                    "provenance",
+                    crate::decision::CheckCode::ProvenanceVerified,
+                    Some("prod"),
+                    CheckResult::Pass,
+                    "ok".into(),
+                ),
             ],
             vec![("prod", Mode::Enforce), ("trial", Mode::Audit)],
         );
@@ -530,7 +574,15 @@ mod tests {
     #[test]
     fn annotations_are_capped_per_level() {
         let checks = (0..15)
-            .map(|i| Check::new("signature", Some("p"), CheckResult::Fail, format!("r{i}")))
+            .map(|i| {
+                Check::new(
+                    "signature",
+                    crate::decision::CheckCode::SignatureMissing,
+                    Some("p"),
+                    CheckResult::Fail,
+                    format!("r{i}"),
+                )
+            })
             .collect();
         let lines = annotations(&[outcome(decision(checks, vec![("p", Mode::Enforce)]))]);
         assert_eq!(lines.len(), MAX_ANNOTATIONS_PER_LEVEL + 1);
@@ -542,6 +594,7 @@ mod tests {
         let d = decision(
             vec![Check::new(
                 "policy-match",
+                crate::decision::CheckCode::PolicyUnmatched,
                 None,
                 CheckResult::Fail,
                 "no policy".into(),

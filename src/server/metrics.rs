@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::cache::CacheStats;
+use crate::evidence::base_image::BaseImageCacheStats;
 
 /// Upper bounds (seconds) of the decision-latency histogram buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 20.0];
@@ -113,7 +114,12 @@ impl Metrics {
     }
 
     /// The text exposition format.
-    pub fn render(&self, cache: CacheStats, policies: usize) -> String {
+    pub fn render(
+        &self,
+        cache: CacheStats,
+        base_images: BaseImageCacheStats,
+        policies: usize,
+    ) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP shipgate_decisions_total Decisions answered, by verdict.\n");
@@ -209,6 +215,27 @@ impl Metrics {
             out,
             "shipgate_decision_cache_total{{outcome=\"miss\"}} {}",
             cache.misses
+        );
+        out.push_str(
+            "# HELP shipgate_base_image_cache_total Resolved base-image lookups, by outcome.\n",
+        );
+        out.push_str("# TYPE shipgate_base_image_cache_total counter\n");
+        let _ = writeln!(
+            out,
+            "shipgate_base_image_cache_total{{outcome=\"hit\"}} {}",
+            base_images.hits
+        );
+        let _ = writeln!(
+            out,
+            "shipgate_base_image_cache_total{{outcome=\"miss\"}} {}",
+            base_images.misses
+        );
+        out.push_str("# HELP shipgate_base_image_cache_entries Resolved base images cached.\n");
+        out.push_str("# TYPE shipgate_base_image_cache_entries gauge\n");
+        let _ = writeln!(
+            out,
+            "shipgate_base_image_cache_entries {}",
+            base_images.entries
         );
         out.push_str("# HELP shipgate_policies Policies loaded.\n");
         out.push_str("# TYPE shipgate_policies gauge\n");

@@ -278,6 +278,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = state.metrics.render(
         state.gate.cache().stats(),
+        state.gate.base_image_cache().stats(),
         state.gate.policies().iter().count(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)

@@ -558,7 +558,7 @@ fn github_attestation_bundles_verify_with_their_true_identity_only() {
         );
         let r = verifier.verify_attestation(&att, &other, &[authority(issuer, identity, tlog)]);
         match &r[..] {
-            [Err(e)] => assert!(e.0.contains("attestation subject"), "{file}: {e}"),
+            [Err(e)] => assert!(e.reason.contains("attestation subject"), "{file}: {e}"),
             other => panic!("{file}: {other:?}"),
         }
     }

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use shipgate::decision::{Check, CheckResult, Decision, PolicyRef};
+use shipgate::decision::{Check, CheckCode, CheckResult, Decision, PolicyRef};
 use shipgate::policy::Mode;
 
 use super::*;
@@ -15,6 +15,7 @@ fn decision(checks: Vec<Check>) -> Decision {
             name: "scan".into(),
             sha256: "sha256:00".into(),
             mode: Mode::Enforce,
+            on_error: Default::default(),
         }],
         checks,
         Instant::now(),
@@ -24,6 +25,7 @@ fn decision(checks: Vec<Check>) -> Decision {
 fn pending() -> Check {
     Check::new(
         "vulnerabilities",
+        CheckCode::ScanPending,
         Some("scan"),
         CheckResult::Error,
         "not yet".into(),
@@ -114,6 +116,7 @@ fn a_pending_scan_continues_until_the_bound_then_fails() {
 fn a_real_failure_does_not_wait_and_leads_the_message() {
     let failed = Check::new(
         "vulnerabilities",
+        CheckCode::FindingOverBudget,
         Some("scan"),
         CheckResult::Fail,
         "2 HIGH".into(),
@@ -121,6 +124,7 @@ fn a_real_failure_does_not_wait_and_leads_the_message() {
     let decisions = [
         decision(vec![Check::new(
             "signature",
+            CheckCode::SignatureVerified,
             Some("scan"),
             CheckResult::Pass,
             "ok".into(),
