@@ -50,7 +50,7 @@ cargo deny --log-level error check licenses bans sources
 .venv/bin/hadolint Dockerfile deploy/ecs/Dockerfile
 log=$(mktemp)
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary, the last for doc tests).

@@ -52,6 +52,19 @@ enum Command {
     /// Inspect or undo a quarantine applied by shipgate-lambda.
     #[command(subcommand)]
     Quarantine(crate::quarantine::QuarantineCommand),
+    /// Describe the decision format.
+    #[command(subcommand)]
+    Decision(DecisionCommand),
+    /// Print the OpenAPI 3.1 description of the HTTP API (`docs/openapi.json`).
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum DecisionCommand {
+    /// Print the JSON Schema of a decision (`docs/decision.schema.json`).
+    Schema,
+    /// Print the table of check codes and remediations (`docs/codes.md`).
+    Codes,
 }
 
 #[derive(Subcommand)]
@@ -132,20 +145,32 @@ struct ServeArgs {
     gate: GateArgs,
 }
 
+/// Prints a generated description (schema, OpenAPI) as pretty JSON.
+fn print_json(value: &serde_json::Value) -> u8 {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            EXIT_PASS
+        }
+        Err(e) => usage(format!("cannot render it: {e}")),
+    }
+}
+
 /// Runs the command line; the binary's `main` is this call.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Policy(PolicyCommand::Schema) => {
-            let schema = schemars::schema_for!(PolicyFile);
-            match serde_json::to_string_pretty(&schema) {
-                Ok(s) => {
-                    println!("{s}");
-                    EXIT_PASS
-                }
-                Err(e) => usage(format!("cannot render the schema: {e}")),
-            }
+            print_json(&schemars::schema_for!(PolicyFile).to_value())
         }
+        Command::Decision(DecisionCommand::Schema) => {
+            print_json(&crate::api_docs::decision_schema())
+        }
+        Command::Decision(DecisionCommand::Codes) => {
+            print!("{}", crate::api_docs::codes_markdown());
+            EXIT_PASS
+        }
+        Command::Openapi => print_json(&crate::api_docs::openapi()),
         Command::Policy(PolicyCommand::Validate { files }) => validate(&files),
         Command::VerifyBundle(args) => match crate::verify_bundle::verify_bundle(&args) {
             Ok(v) => {

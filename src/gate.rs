@@ -73,9 +73,10 @@ pub enum RequestError {
 }
 
 /// What the caller asks.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
+    /// The image: `registry/repository:tag` (resolved to a digest) or `…@sha256:<hex>`.
     pub image: String,
     /// "This policy must also be met": the named policy must be one of those governing the
     /// image, and the verdict is still that of every governing policy (it can only add a

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod cache;
 pub mod gate;
 
+pub mod api_docs;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -473,10 +473,13 @@ mod tests {
         .with_evidence(json!({
             "violations_total": 3,
             "violations": [
-                {"id": "CVE-2024-1", "severity": "CRITICAL", "package": "openssl",
-                 "version": "3.0.1", "fixed_in": "3.0.2",
-                 "link": "https://nvd.nist.gov/vuln/detail/CVE-2024-1"},
-                {"id": "GHSA-aaaa-bbbb-cccc", "severity": "HIGH"}
+                {"id": "CVE-2024-1", "severity": "CRITICAL", "reported_severity": "CRITICAL",
+                 "scan": "enhanced", "package": "openssl", "version": "3.0.1",
+                 "fixed_in": "3.0.2", "link": "https://nvd.nist.gov/vuln/detail/CVE-2024-1",
+                 "broke": "above maxSeverity HIGH"},
+                {"id": "GHSA-aaaa-bbbb-cccc", "severity": "HIGH", "reported_severity": "HIGH",
+                 "scan": "enhanced", "broke": "over the HIGH budget of 0"},
+                "… 1 more"
             ]
         }));
         let sig = Check::new(

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod action_install;
+mod api_docs;
 mod auth;
 mod base_images;
 mod cases;
