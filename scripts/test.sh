@@ -11,6 +11,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# rust-toolchain.toml pins 1.95.0. A machine whose only toolchain is a `stable` that *is*
+# 1.95.0 gets it linked under that name instead of a download (CI has no rustup mirror).
+want=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+if command -v rustup >/dev/null 2>&1 && ! rustup toolchain list | grep -q "^$want"; then
+  have=$(rustc +stable --version 2>/dev/null | awk '{print $2}')
+  if [ "$have" = "$want" ]; then
+    echo "test.sh: linking the installed stable ($have) as toolchain $want" >&2
+    rustup toolchain link "$want" "$(rustc +stable --print sysroot)"
+  fi
+fi
+
 need=()
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 if ((${#need[@]})); then
@@ -48,6 +59,8 @@ cargo deny --log-level error check licenses bans sources
 ./deploy/lint.sh
 # No container builder runs here (no Docker engine): the Dockerfiles are linted instead.
 .venv/bin/hadolint Dockerfile deploy/ecs/Dockerfile
+# What the compiler does not check: no import cycles, no core function over 80 lines.
+python3 scripts/structure.py
 log=$(mktemp)
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"

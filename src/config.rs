@@ -1,11 +1,13 @@
 //! The service configuration file (`shipgate serve --config FILE`). Flags override it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::gate::Unmatched;
+
+pub use crate::auth::config::{AuthConfig, ClaimRule, ClaimValue, OidcConfig, TokenConfig};
+pub use crate::net::OutboundConfig;
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -48,79 +50,6 @@ pub struct ServeConfig {
     pub outbound: Option<OutboundConfig>,
 }
 
-/// Outbound requests to registries (see docs/outbound.md). The registry a policy names is
-/// always reachable; these settings govern the hosts *it* sends us to.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct OutboundConfig {
-    /// Extra hosts a registry may redirect to or name as its token service, besides the
-    /// built-in blob/CDN/token hosts of the big registries: `host` or `host:port`, `*` matching
-    /// within one DNS label (e.g. `*.blob.core.windows.net`).
-    #[serde(default)]
-    pub allow_hosts: Vec<String>,
-    /// Let such hops reach loopback, private, link-local and other non-public addresses
-    /// (default false: the cloud metadata endpoint and the pod's own ports stay out of reach).
-    #[serde(default)]
-    pub allow_private_networks: bool,
-    /// Most connections open at once to one registry or storage host (default 8).
-    #[serde(default)]
-    pub max_connections_per_host: Option<usize>,
-}
-
-/// Caller authentication: a bearer token must be accepted by one of these.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AuthConfig {
-    /// OIDC issuers whose JWTs are accepted, each with an audience and claim rules.
-    #[serde(default)]
-    pub oidc: Vec<OidcConfig>,
-    /// Static bearer tokens for machine callers, stored as SHA-256 hashes.
-    #[serde(default)]
-    pub tokens: Vec<TokenConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct OidcConfig {
-    /// The issuer URL, exactly as in the tokens' `iss` (https; http only on loopback).
-    pub issuer: String,
-    /// The audience the tokens must be minted for (their `aud` must contain it).
-    pub audience: String,
-    /// Claim name → the value it must equal, or a list of values it must be one of.
-    #[serde(default)]
-    pub claims: BTreeMap<String, ClaimRule>,
-}
-
-/// One claim rule: a single value or a list of allowed values.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum ClaimRule {
-    One(ClaimValue),
-    AnyOf(Vec<ClaimValue>),
-}
-
-/// A claim value as written in YAML; numbers and booleans compare by their string form
-/// (`repository_id: 123` matches the claim `"123"`).
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum ClaimValue {
-    Text(String),
-    Unsigned(u64),
-    Signed(i64),
-    Bool(bool),
-}
-
-impl ClaimValue {
-    pub fn to_text(&self) -> String {
-        match self {
-            ClaimValue::Text(s) => s.clone(),
-            ClaimValue::Unsigned(n) => n.to_string(),
-            ClaimValue::Signed(n) => n.to_string(),
-            ClaimValue::Bool(b) => b.to_string(),
-        }
-    }
-}
-
 /// The HTTP server's limits; each key left out keeps its default.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -149,15 +78,6 @@ pub struct LimitsConfig {
     /// the cache needs none; a tag is resolved under one.
     #[serde(default)]
     pub max_concurrent_evaluations: Option<usize>,
-}
-
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TokenConfig {
-    /// The caller's name, logged on every decision it asks for.
-    pub name: String,
-    /// Hex SHA-256 of the token: `printf %s "$TOKEN" | sha256sum`.
-    pub sha256: String,
 }
 
 impl ServeConfig {

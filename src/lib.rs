@@ -23,4 +23,5 @@ pub mod github_action;
 pub mod net;
 pub mod quarantine;
 pub mod server;
+pub mod setup;
 pub mod verify_bundle;

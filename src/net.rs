@@ -2,7 +2,27 @@
 //! (`auth::jwks`) and the GitHub step's calls to a gate (`github_action::remote`); and what
 //! limits the hops a registry chooses (redirects, token services: see `docs/outbound.md`).
 
+use serde::Deserialize;
 use url::Url;
+
+/// Outbound requests to registries (see docs/outbound.md). The registry a policy names is
+/// always reachable; these settings govern the hosts *it* sends us to.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutboundConfig {
+    /// Extra hosts a registry may redirect to or name as its token service, besides the
+    /// built-in blob/CDN/token hosts of the big registries: `host` or `host:port`, `*` matching
+    /// within one DNS label (e.g. `*.blob.core.windows.net`).
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Let such hops reach loopback, private, link-local and other non-public addresses
+    /// (default false: the cloud metadata endpoint and the pod's own ports stay out of reach).
+    #[serde(default)]
+    pub allow_private_networks: bool,
+    /// Most connections open at once to one registry or storage host (default 8).
+    #[serde(default)]
+    pub max_connections_per_host: Option<usize>,
+}
 
 /// Whether `ip` is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.x.y.z).
 pub fn is_loopback(ip: std::net::IpAddr) -> bool {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::config::ClaimRule;
+use super::config::ClaimRule;
 
 /// The most values one rule may list, and the most rules one entry may have.
 const MAX_VALUES: usize = 256;
@@ -112,8 +112,8 @@ pub(crate) fn shorten(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::ClaimValue;
     use super::*;
-    use crate::config::ClaimValue;
     use serde_json::json;
 
     fn rules(yaml: &str) -> ClaimRules {

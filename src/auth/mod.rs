@@ -6,6 +6,7 @@
 //! cannot be fetched). Nothing here logs or returns the token itself.
 
 mod claims;
+pub mod config;
 mod jwks;
 mod oidc;
 mod tokens;
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
 
-use crate::config::AuthConfig;
 use claims::ClaimRules;
+use config::AuthConfig;
 use jwks::KeyCache;
 use oidc::{Issuer, OidcEntry, OidcVerifier};
 use tokens::StaticTokens;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::TokenConfig;
+use super::config::TokenConfig;
 
 /// The most static tokens one configuration may list.
 const MAX_TOKENS: usize = 1000;

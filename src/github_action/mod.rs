@@ -25,11 +25,11 @@ use std::time::Instant;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-use crate::cli::{build_gate, usage, GateArgs, EXIT_FAIL, EXIT_PASS};
 use crate::decision::{Check, CheckCode, CheckResult, Decision};
 use crate::gate::DecisionRequest;
 use crate::policy::PolicySet;
 use crate::reference::ImageRef;
+use crate::setup::{build_gate, usage, GateArgs, EXIT_FAIL, EXIT_PASS};
 use remote::{GateService, TokenEndpoint};
 use runner_env::{append, outputs_block, random_delimiter, RunnerFiles};
 

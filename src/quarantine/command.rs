@@ -8,9 +8,9 @@
 use clap::Subcommand;
 
 use super::{EcrImage, QuarantineError};
-use crate::cli::{usage, EXIT_FAIL, EXIT_PASS};
 use crate::reference::ImageRef;
 use crate::registry::ecr::parse_ecr_host;
+use crate::setup::{usage, EXIT_FAIL, EXIT_PASS};
 
 #[derive(Subcommand, Debug)]
 pub enum QuarantineCommand {

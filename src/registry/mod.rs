@@ -9,7 +9,6 @@ pub mod client;
 pub mod docker_config;
 pub mod ecr;
 mod error;
-mod transport;
 
 /// Most referrer descriptors kept from one listing (referrers API or its tag-fallback index).
 /// The client returns one more when the listing went on, and the collectors read "more than

@@ -1,4 +1,4 @@
-//! HTTP plumbing for `RegistryClient`: authenticated requests (401 → challenge → retry),
+//! HTTP plumbing for `RegistryClient` (a private part of the client, not a module of its own): authenticated requests (401 → challenge → retry),
 //! redirects that never carry registry credentials to another host, bounded bodies, and
 //! status-to-error mapping.
 //!
@@ -20,11 +20,11 @@ use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, LOCATION, WWW_AUTHENTICA
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
 
-use super::auth::{parse_challenge, Challenge, Credentials, TokenResponse};
-use super::client::RegistryClient;
-use super::docker_config::{self, DockerConfig};
-use super::ecr::parse_ecr_host;
-use super::error::{classify_transport, RegistryError};
+use super::super::auth::{parse_challenge, Challenge, Credentials, TokenResponse};
+use super::super::docker_config::{self, DockerConfig};
+use super::super::ecr::parse_ecr_host;
+use super::super::error::{classify_transport, RegistryError};
+use super::RegistryClient;
 use crate::reference::Repository;
 
 const MAX_REDIRECTS: usize = 5;
@@ -62,7 +62,7 @@ pub(crate) struct Outbound {
 }
 
 impl Outbound {
-    pub(crate) fn new(config: &super::client::RegistryConfig) -> Result<Outbound, RegistryError> {
+    pub(crate) fn new(config: &super::RegistryConfig) -> Result<Outbound, RegistryError> {
         let per_host = config
             .outbound
             .max_connections_per_host
@@ -656,7 +656,7 @@ impl RegistryClient {
     async fn ecr_credentials(
         &self,
         registry: &str,
-        host: &super::ecr::EcrHost,
+        host: &super::super::ecr::EcrHost,
     ) -> Result<Option<Credentials>, RegistryError> {
         let mut cache = self.ecr_cache.lock().await;
         if let Some(a) = cache.get(registry) {

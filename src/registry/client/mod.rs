@@ -1,5 +1,7 @@
 //! `RegistryClient`: the OCI distribution API over HTTPS (plain HTTP only for listed hosts).
 
+mod transport;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,9 +17,9 @@ use super::auth::{AuthCache, Credentials};
 use super::docker_config::DockerConfig;
 use super::ecr::{AwsEcrTokens, EcrAuthorization, EcrTokens};
 use super::error::RegistryError;
-use super::transport::{content_type, next_link};
 use super::{Descriptor, Manifest, Registry, MAX_REFERRERS};
 use crate::reference::{Digest, Repository, DOCKER_HUB};
+use transport::{content_type, next_link};
 
 pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -57,7 +59,7 @@ pub struct RegistryConfig {
     pub resolve: Vec<(String, SocketAddr)>,
     /// Where registry-chosen hops may go and how many connections one host gets
     /// (docs/outbound.md).
-    pub outbound: crate::config::OutboundConfig,
+    pub outbound: crate::net::OutboundConfig,
 }
 
 impl Default for RegistryConfig {
@@ -72,7 +74,7 @@ impl Default for RegistryConfig {
             max_referrer_pages: 16,
             max_referrer_page_bytes: 1024 * 1024,
             resolve: Vec::new(),
-            outbound: crate::config::OutboundConfig::default(),
+            outbound: crate::net::OutboundConfig::default(),
         }
     }
 }
@@ -81,7 +83,7 @@ impl Default for RegistryConfig {
 pub struct RegistryClient {
     pub(crate) config: RegistryConfig,
     /// Outbound clients, hop policy and per-host connection slots (`transport.rs`).
-    pub(crate) outbound: super::transport::Outbound,
+    pub(crate) outbound: transport::Outbound,
     pub(crate) auth: AuthCache,
     pub(crate) creds: Mutex<HashMap<String, (Option<Credentials>, Instant)>>,
     pub(crate) docker_config: tokio::sync::OnceCell<Result<Arc<DockerConfig>, String>>,
@@ -92,7 +94,7 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// A client with ECR credentials from the AWS SDK's standard chain.
     pub fn new(config: RegistryConfig) -> Result<RegistryClient, RegistryError> {
-        let outbound = super::transport::Outbound::new(&config)?;
+        let outbound = transport::Outbound::new(&config)?;
         Ok(RegistryClient {
             config,
             outbound,
