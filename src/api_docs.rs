@@ -87,6 +87,11 @@ pub fn openapi() -> Value {
                     "503": {"description": "Not ready.", "content": {"application/json": {"schema": {"type": "object"}}}}
                 }
             }},
+            "/openapi.json": {"get": {
+                "operationId": "openapi",
+                "summary": "This description.",
+                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}}
+            }},
             "/metrics": {"get": {
                 "operationId": "metrics",
                 "summary": "Prometheus text exposition.",

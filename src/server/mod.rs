@@ -81,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -256,6 +257,13 @@ fn refuse(state: &AppState, refusal: &Refusal) -> Response {
     }
 }
 
+/// The OpenAPI description (`shipgate openapi`), rendered once.
+async fn openapi() -> impl IntoResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOC.get_or_init(|| crate::api_docs::openapi().to_string());
+    ([(header::CONTENT_TYPE, "application/json")], body.as_str())
+}
+
 async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
@@ -287,7 +295,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 async fn not_found() -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
-        message: "no such route; the API is POST /v1/decisions, GET /healthz, /readyz, /metrics"
+        message: "no such route; the API is POST /v1/decisions, GET /healthz, /readyz, /metrics, /openapi.json"
             .into(),
     }
 }

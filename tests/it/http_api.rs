@@ -160,6 +160,10 @@ async fn health_and_readiness() {
     let (status, body) = call(&app, "GET", "/readyz", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["policies"], 1);
+    // The API describes itself, as `shipgate openapi` and docs/openapi.json do.
+    let (status, body) = call(&app, "GET", "/openapi.json", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, shipgate::api_docs::openapi());
     let (status, body) = call(&app, "GET", "/nope", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body["error"]
