@@ -358,7 +358,7 @@ fn quick_start_demo_passes_the_signed_image_and_fails_the_unsigned_one_as_the_re
         "{stdout}"
     );
     assert!(
-        has("  pass  demo/signature: signed by 1 of the 1 required authority: `release`"),
+        has("  pass  demo/signature [signature-verified]: signed by 1 of the 1 required authority: `release`"),
         "{stdout}"
     );
     assert!(
@@ -366,7 +366,7 @@ fn quick_start_demo_passes_the_signed_image_and_fails_the_unsigned_one_as_the_re
         "{stdout}"
     );
     assert!(
-        has("  FAIL  demo/signature: no signatures found for sha256:HEX"),
+        has("  FAIL  demo/signature [signature-missing]: no signatures found for sha256:HEX"),
         "{stdout}"
     );
     assert!(

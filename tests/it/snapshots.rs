@@ -454,3 +454,51 @@ fn unmatched_image() {
     case.image = format!("{HOST}/other:v1");
     snapshot("unmatched", case);
 }
+
+// Recorded after the core refactor (issue 11): outcomes the first set did not cover.
+
+#[test]
+fn base_denied() {
+    let mut case = world();
+    case.policy = case.policy.replace(
+        &format!("  allow: [\"{HOST}/base:1.*\"]\n"),
+        &format!("  allow: [\"{HOST}/base:1.*\"]\n  deny: [\"{HOST}/base:1.0\"]\n"),
+    );
+    snapshot("base-denied", case);
+}
+
+#[test]
+fn scan_unusable() {
+    let mut case = world();
+    case.scan = Scan {
+        status: "UNSUPPORTED_IMAGE",
+        findings: Vec::new(),
+    };
+    snapshot("scan-unusable", case);
+}
+
+/// `onError: audit`: a pending scan is reported as `error` and the image passes.
+#[test]
+fn on_error_audit_reports_a_pending_scan_and_passes() {
+    let mut case = world();
+    case.policy = case
+        .policy
+        .replace("mode: enforce\n", "mode: enforce\nonError: audit\n");
+    case.scan = Scan {
+        status: "IN_PROGRESS",
+        findings: Vec::new(),
+    };
+    let d = decide(case);
+    assert!(d.passed(), "{}", d.to_text());
+    assert!(d
+        .checks
+        .iter()
+        .any(|c| c.code == shipgate::decision::CheckCode::ScanPending
+            && c.result == shipgate::decision::CheckResult::Error));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        insta::assert_snapshot!("on-error-audit.txt", d.to_text());
+    });
+}

@@ -246,7 +246,11 @@ impl Decision {
                 Mode::Enforce => "enforce",
                 Mode::Audit => "audit",
             };
-            let _ = writeln!(out, "  policy {} [{mode}] {}", p.name, p.sha256);
+            let on_error = match p.on_error {
+                OnError::Deny => "",
+                OnError::Audit => ", onError audit",
+            };
+            let _ = writeln!(out, "  policy {} [{mode}{on_error}] {}", p.name, p.sha256);
         }
         for c in self.checks.iter() {
             let mark = match c.result {
@@ -260,7 +264,11 @@ impl Decision {
                 .as_deref()
                 .map(|p| format!("{p}/"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  {mark} {scope}{}: {}", c.check, c.reason);
+            let _ = writeln!(
+                out,
+                "  {mark} {scope}{} [{}]: {}",
+                c.check, c.code, c.reason
+            );
         }
         out
     }
