@@ -8,13 +8,14 @@ use serde_json::Value;
 use crate::evidence::BundleArtifact;
 
 use super::asn1;
-use super::certificate::{Cert, Leaf, MAX_CHAIN};
+use super::certificate::Leaf;
 use super::dsse;
 use super::judge::{Material, Signed, Tlog};
 use super::keys::{sha256, HashAlg};
 use super::rekor::{self, EntryInput, ProofInput};
 use super::timestamp;
 use super::trust_root::TrustRoot;
+use super::x509::{Cert, MAX_CHAIN};
 use super::{Rejection, Subject};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -6,9 +6,10 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::certificate::{fmt_time, Cert};
+use super::certificate::fmt_time;
 use super::keys::{sha256, HashAlg, KeyKind, PublicKey};
 use super::trust_root::{LogKey, TrustRoot, Validity};
+use super::x509::Cert;
 use super::Rejection;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

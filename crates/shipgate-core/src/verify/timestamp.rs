@@ -14,8 +14,9 @@ use const_oid::ObjectIdentifier;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
 
 use super::asn1::{self, children, read_tlv, Tlv};
-use super::certificate::{fmt_time, Cert, MAX_CHAIN};
+use super::certificate::fmt_time;
 use super::trust_root::{TimestampAuthority, TrustRoot};
+use super::x509::{Cert, MAX_CHAIN};
 use super::Rejection;
 
 /// Largest timestamp we read.
