@@ -723,19 +723,7 @@ impl Body {
                 },
                 _,
             ) => {
-                let (ours, hash) = hashed_subject(subject, *v2)?;
-                if *alg != ours {
-                    return Err(reject(format!(
-                        "the transparency-log entry logs a {} digest, the signature is over a {} digest",
-                        alg.name(),
-                        ours.name()
-                    )));
-                }
-                if digest.as_slice() != hash {
-                    return Err(reject(
-                        "the transparency-log entry is for other content than this signature's payload",
-                    ));
-                }
+                hashed_digest_binds(*alg, digest, subject, *v2)?;
                 if s.as_slice() != signature {
                     return Err(reject("the transparency-log entry logs another signature"));
                 }
@@ -798,6 +786,29 @@ fn hashed_subject<'a>(subject: &Subject<'a>, v2: bool) -> Result<(HashAlg, &'a [
             "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
         )),
     }
+}
+
+/// Whether a hashedrekord entry's (algorithm, digest) is what `subject` needs it to log.
+fn hashed_digest_binds(
+    alg: HashAlg,
+    digest: &[u8],
+    subject: &Subject<'_>,
+    v2: bool,
+) -> Result<(), Rejection> {
+    let (ours, hash) = hashed_subject(subject, v2)?;
+    if alg != ours {
+        return Err(reject(format!(
+            "the transparency-log entry logs a {} digest, the signature is over a {} digest",
+            alg.name(),
+            ours.name()
+        )));
+    }
+    if digest != hash {
+        return Err(reject(
+            "the transparency-log entry is for other content than this signature's payload",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a dsse/intoto entry logs the envelope's payload hash and its signature by `signer`.
