@@ -485,6 +485,18 @@ fn proof_input(p: &RawProof) -> Result<ProofInput, Rejection> {
     })
 }
 
+/// The entry's integration time (Unix seconds), never for Rekor v2.
+fn integrated_time(entry: &RawTlogEntry, rekor_v2: bool) -> Result<Option<i64>, Rejection> {
+    Ok(match &entry.integrated_time {
+        _ if rekor_v2 => None,
+        None => None,
+        Some(t) => Some(
+            i64::try_from(uint(Some(t), "integratedTime")?)
+                .map_err(|_| reject("the integratedTime is out of range"))?,
+        ),
+    })
+}
+
 /// Verifies the bundle's single Rekor v1 entry, if any.
 fn tlog(
     vm: &RawMaterial,
@@ -520,14 +532,7 @@ fn tlog(
         .as_ref()
         .map(|p| b64(&p.signed_entry_timestamp, "signed entry timestamp"))
         .transpose()?;
-    let integrated_time = match &entry.integrated_time {
-        _ if rekor_v2 => None,
-        None => None,
-        Some(t) => Some(
-            i64::try_from(uint(Some(t), "integratedTime")?)
-                .map_err(|_| reject("the integratedTime is out of range"))?,
-        ),
-    };
+    let integrated_time = integrated_time(entry, rekor_v2)?;
     let proof = entry
         .inclusion_proof
         .as_ref()

@@ -724,15 +724,7 @@ impl Body {
                 _,
             ) => {
                 hashed_digest_binds(*alg, digest, subject, *v2)?;
-                if s.as_slice() != signature {
-                    return Err(reject("the transparency-log entry logs another signature"));
-                }
-                if !verifier_matches(verifier, signer) {
-                    return Err(reject(
-                        "the transparency-log entry names another certificate or key than the signer",
-                    ));
-                }
-                Ok(())
+                hashed_signature_binds(s, verifier, signature, signer)
             }
             (
                 Body::Envelope {
@@ -806,6 +798,24 @@ fn hashed_digest_binds(
     if digest != hash {
         return Err(reject(
             "the transparency-log entry is for other content than this signature's payload",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a hashedrekord entry logs exactly `signature`, by `signer`.
+fn hashed_signature_binds(
+    logged: &[u8],
+    verifier: &[u8],
+    signature: &[u8],
+    signer: &Signer<'_>,
+) -> Result<(), Rejection> {
+    if logged != signature {
+        return Err(reject("the transparency-log entry logs another signature"));
+    }
+    if !verifier_matches(verifier, signer) {
+        return Err(reject(
+            "the transparency-log entry names another certificate or key than the signer",
         ));
     }
     Ok(())
