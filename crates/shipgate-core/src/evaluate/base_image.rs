@@ -1,7 +1,7 @@
 //! The `base-image` check: is every platform of the image built on an allowed base (its layers
 //! begin with the base's complete layer list) and on no denied one? Pure: no I/O.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::decision::{Check, CheckCode, CheckResult};
 use crate::evidence::base_image::{
@@ -35,92 +35,34 @@ fn matches<'a>(
 }
 
 pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageEvidence) -> Check {
-    let check = |code, result, reason: String, evidence| {
-        Check::new("base-image", code, Some(policy), result, reason).with_evidence(evidence)
+    let ctx = Ctx {
+        policy,
+        rule,
+        found,
+        multi: found.image.len() > 1,
     };
-    let candidates_json = |patterns: &[BasePattern]| {
-        patterns
-            .iter()
-            .map(|p| {
-                let pc = found.patterns.get(&p.text).cloned().unwrap_or_default();
-                json!({
-                    "pattern": p.text,
-                    "candidates": pc.candidates.iter().map(|c| json!({
-                        "name": c.name,
-                        "digest": c.digest.as_str(),
-                        "layers": c.layer_count(),
-                    })).collect::<Vec<_>>(),
-                    "notes": pc.notes,
-                    "errors": pc.errors,
-                    "truncated": pc.truncated,
-                })
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut evidence = json!({
-        "image": found.image.iter().map(|p| json!({
-            "platform": p.platform.as_ref().map(|x| x.to_string()),
-            "digest": p.digest.as_str(),
-            "layers": p.layers.len(),
-        })).collect::<Vec<_>>(),
-        "annotation": found.annotation,
-        "provenance_hints": found.hints,
-        "allow": candidates_json(&rule.allow),
-        "deny": candidates_json(&rule.deny),
-    });
+    let mut evidence = ctx.evidence();
     if let Some(e) = &found.image_error {
-        return check(
+        return ctx.check(
             CheckCode::EvidenceUnavailable,
             CheckResult::Error,
             format!("could not read the image's layers: {e}"),
             evidence,
         );
     }
-    let errors_of = |patterns: &[BasePattern]| -> Vec<String> {
-        patterns
-            .iter()
-            .filter_map(|p| found.patterns.get(&p.text))
-            .flat_map(|pc| pc.errors.iter().cloned())
-            .collect()
-    };
-    let multi = found.image.len() > 1;
-    let on = |p: &PlatformLayers| {
-        if multi {
-            format!("{}: ", p.platform_name())
-        } else {
-            String::new()
-        }
-    };
 
     // Deny wins: any platform on a denied base fails, whatever else matches.
-    let mut denied = Vec::new();
-    for p in &found.image {
-        if let Some((pattern, c)) = matches(&rule.deny, found, p).first() {
-            denied.push(format!(
-                "{}built on denied base {} (deny pattern `{pattern}`)",
-                on(p),
-                short(c)
-            ));
-        }
-    }
+    let denied = ctx.denied();
     if !denied.is_empty() {
         evidence["denied"] = json!(denied);
-        return check(
+        return ctx.check(
             CheckCode::BaseDenied,
             CheckResult::Fail,
             format!("{}; `deny` wins over `allow`", denied.join("; ")),
             evidence,
         );
     }
-    let deny_errors = errors_of(&rule.deny);
-    let truncated_of = |patterns: &[BasePattern]| -> Vec<String> {
-        patterns
-            .iter()
-            .filter_map(|p| found.patterns.get(&p.text))
-            .flat_map(|pc| pc.truncated.iter().cloned())
-            .collect()
-    };
-    let deny_truncated = truncated_of(&rule.deny);
+    let deny_errors = ctx.errors_of(&rule.deny);
 
     let mut built_on = Vec::new();
     let mut missing = Vec::new();
@@ -141,16 +83,159 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
         .collect::<Vec<_>>());
 
     if missing.is_empty() {
+        ctx.allowed(&built_on, evidence, deny_errors)
+    } else {
+        ctx.not_allowed(&missing, evidence, deny_errors)
+    }
+}
+
+/// A platform built on an allowed base: (platform, allow pattern, candidate).
+type BuiltOn<'a> = (&'a PlatformLayers, &'a str, &'a Candidate);
+
+/// The inputs every step of the check reads.
+struct Ctx<'a> {
+    policy: &'a str,
+    rule: &'a BaseImagePolicy,
+    found: &'a BaseImageEvidence,
+    /// Whether the image has more than one platform (reasons then name the platform).
+    multi: bool,
+}
+
+impl<'a> Ctx<'a> {
+    fn check(
+        &self,
+        code: CheckCode,
+        result: CheckResult,
+        reason: String,
+        evidence: Value,
+    ) -> Check {
+        Check::new("base-image", code, Some(self.policy), result, reason).with_evidence(evidence)
+    }
+
+    /// The evidence every outcome carries: the image's platforms and what each pattern found.
+    fn evidence(&self) -> Value {
+        let found = self.found;
+        json!({
+            "image": found.image.iter().map(|p| json!({
+                "platform": p.platform.as_ref().map(|x| x.to_string()),
+                "digest": p.digest.as_str(),
+                "layers": p.layers.len(),
+            })).collect::<Vec<_>>(),
+            "annotation": found.annotation,
+            "provenance_hints": found.hints,
+            "allow": self.candidates_json(&self.rule.allow),
+            "deny": self.candidates_json(&self.rule.deny),
+        })
+    }
+
+    fn candidates_json(&self, patterns: &[BasePattern]) -> Vec<Value> {
+        patterns
+            .iter()
+            .map(|p| {
+                let pc = self
+                    .found
+                    .patterns
+                    .get(&p.text)
+                    .cloned()
+                    .unwrap_or_default();
+                json!({
+                    "pattern": p.text,
+                    "candidates": pc.candidates.iter().map(|c| json!({
+                        "name": c.name,
+                        "digest": c.digest.as_str(),
+                        "layers": c.layer_count(),
+                    })).collect::<Vec<_>>(),
+                    "notes": pc.notes,
+                    "errors": pc.errors,
+                    "truncated": pc.truncated,
+                })
+            })
+            .collect::<Vec<_>>()
+    }
+
+    fn errors_of(&self, patterns: &[BasePattern]) -> Vec<String> {
+        patterns
+            .iter()
+            .filter_map(|p| self.found.patterns.get(&p.text))
+            .flat_map(|pc| pc.errors.iter().cloned())
+            .collect()
+    }
+
+    fn truncated_of(&self, patterns: &[BasePattern]) -> Vec<String> {
+        patterns
+            .iter()
+            .filter_map(|p| self.found.patterns.get(&p.text))
+            .flat_map(|pc| pc.truncated.iter().cloned())
+            .collect()
+    }
+
+    /// `linux/amd64: ` before a platform's reason when there are several, else nothing.
+    fn on(&self, p: &PlatformLayers) -> String {
+        if self.multi {
+            format!("{}: ", p.platform_name())
+        } else {
+            String::new()
+        }
+    }
+
+    /// One line per platform built on a denied base.
+    fn denied(&self) -> Vec<String> {
+        let mut denied = Vec::new();
+        for p in &self.found.image {
+            if let Some((pattern, c)) = matches(&self.rule.deny, self.found, p).first() {
+                denied.push(format!(
+                    "{}built on denied base {} (deny pattern `{pattern}`)",
+                    self.on(p),
+                    short(c)
+                ));
+            }
+        }
+        denied
+    }
+
+    /// Every platform is on an allowed base: pass, unless a denied base cannot be ruled out.
+    fn allowed(&self, built_on: &[BuiltOn], evidence: Value, deny_errors: Vec<String>) -> Check {
+        let mut reason = self.allowed_reason(built_on);
+        if !deny_errors.is_empty() {
+            reason.push_str(&format!(
+                "; but the denied bases could not all be resolved, so a denied base cannot be ruled out: {}",
+                deny_errors.join("; ")
+            ));
+            return self.check(
+                CheckCode::EvidenceUnavailable,
+                CheckResult::Error,
+                reason,
+                evidence,
+            );
+        }
+        let deny_truncated = self.truncated_of(&self.rule.deny);
+        if !deny_truncated.is_empty() {
+            // A denied base among the candidates a bound left out cannot be ruled out.
+            return self.check(
+                CheckCode::EvidenceTruncated,
+                CheckResult::Error,
+                super::cut_short(
+                    &deny_truncated,
+                    &format!("{reason}, and no denied base among the candidates read"),
+                ),
+                evidence,
+            );
+        }
+        self.check(CheckCode::BaseAllowed, CheckResult::Pass, reason, evidence)
+    }
+
+    /// "built on X" (one base for all platforms) or each platform with its base.
+    fn allowed_reason(&self, built_on: &[BuiltOn]) -> String {
         let same = built_on
             .windows(2)
             .all(|w| w[0].2.digest == w[1].2.digest && w[0].2.name == w[1].2.name);
-        let mut reason = if same || !multi {
+        if same || !self.multi {
             let (_, _, c) = built_on[0];
             let mut r = format!("built on {}", short(c));
-            if found.hints.iter().any(|h| hint_names(h, c)) {
+            if self.found.hints.iter().any(|h| hint_names(h, c)) {
                 r.push_str(", as its provenance says");
             }
-            if multi {
+            if self.multi {
                 r.push_str(&format!(" (all {} platforms)", built_on.len()));
             }
             r
@@ -163,130 +248,124 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
                     .collect::<Vec<_>>()
                     .join(", ")
             )
-        };
-        if !deny_errors.is_empty() {
+        }
+    }
+
+    /// Not built on an allowed base (for at least one platform): say what was compared.
+    fn not_allowed(
+        &self,
+        missing: &[&PlatformLayers],
+        evidence: Value,
+        deny_errors: Vec<String>,
+    ) -> Check {
+        let all: Vec<&Candidate> = self
+            .rule
+            .allow
+            .iter()
+            .filter_map(|p| self.found.patterns.get(&p.text))
+            .flat_map(|pc| pc.candidates.iter())
+            .collect();
+        let mut reason = self.compared(missing, &all);
+        self.explain_claims(&all, &mut reason);
+        let mut errors = self.errors_of(&self.rule.allow);
+        errors.extend(deny_errors);
+        let allow_truncated = self.truncated_of(&self.rule.allow);
+        if !allow_truncated.is_empty() {
+            // An allowed base among the candidates a bound left out might have matched.
+            self.check(
+                CheckCode::EvidenceTruncated,
+                CheckResult::Error,
+                super::cut_short(&allow_truncated, &reason),
+                evidence,
+            )
+        } else if errors.is_empty() {
+            self.check(
+                CheckCode::BaseNotAllowed,
+                CheckResult::Fail,
+                reason,
+                evidence,
+            )
+        } else {
             reason.push_str(&format!(
-                "; but the denied bases could not all be resolved, so a denied base cannot be ruled out: {}",
-                deny_errors.join("; ")
+                ". Some candidates could not be resolved, so this is not a verdict: {}",
+                errors.join("; ")
             ));
-            return check(
+            self.check(
                 CheckCode::EvidenceUnavailable,
                 CheckResult::Error,
                 reason,
                 evidence,
-            );
+            )
         }
-        if !deny_truncated.is_empty() {
-            // A denied base among the candidates a bound left out cannot be ruled out.
-            return check(
-                CheckCode::EvidenceTruncated,
-                CheckResult::Error,
-                super::cut_short(
-                    &deny_truncated,
-                    &format!("{reason}, and no denied base among the candidates read"),
-                ),
-                evidence,
-            );
-        }
-        return check(CheckCode::BaseAllowed, CheckResult::Pass, reason, evidence);
     }
 
-    // Not built on an allowed base (for at least one platform): say what was compared.
-    let all: Vec<&Candidate> = rule
-        .allow
-        .iter()
-        .filter_map(|p| found.patterns.get(&p.text))
-        .flat_map(|pc| pc.candidates.iter())
-        .collect();
-    let mut parts = Vec::new();
-    for p in &missing {
-        let mut s = format!(
-            "{}no allowed base matched: compared with {} candidate{}",
-            on(p),
-            all.len(),
-            if all.len() == 1 { "" } else { "s" }
-        );
-        if !all.is_empty() {
-            let named: Vec<String> = all.iter().take(MAX_NAMED).map(|c| short(c)).collect();
-            s.push_str(&format!(" ({}", named.join(", ")));
-            if all.len() > MAX_NAMED {
-                s.push_str(&format!(", and {} more", all.len() - MAX_NAMED));
+    /// Per missing platform: how many allowed candidates it was compared with, naming a few.
+    fn compared(&self, missing: &[&PlatformLayers], all: &[&Candidate]) -> String {
+        let mut parts = Vec::new();
+        for p in missing {
+            let mut s = format!(
+                "{}no allowed base matched: compared with {} candidate{}",
+                self.on(p),
+                all.len(),
+                if all.len() == 1 { "" } else { "s" }
+            );
+            if !all.is_empty() {
+                let named: Vec<String> = all.iter().take(MAX_NAMED).map(|c| short(c)).collect();
+                s.push_str(&format!(" ({}", named.join(", ")));
+                if all.len() > MAX_NAMED {
+                    s.push_str(&format!(", and {} more", all.len() - MAX_NAMED));
+                }
+                s.push(')');
             }
-            s.push(')');
+            parts.push(s);
         }
-        parts.push(s);
+        parts.join("; ")
     }
-    let mut reason = parts.join("; ");
-    if let Some(a) = &found.annotation {
-        let claimed = a
-            .name
-            .clone()
-            .or_else(|| a.digest.clone())
-            .unwrap_or_default();
-        let named = all.iter().find(|c| annotation_names(a, c));
-        match named {
-            Some(c) => reason.push_str(&format!(
-                "; the annotation claims base {claimed} but the image's layers do not begin with its {} layers",
-                c.layer_count()
-            )),
-            None if annotation_covered(a, &rule.allow) => reason.push_str(&format!(
-                "; the annotation claims base {claimed}, which could not be resolved"
-            )),
-            None => reason.push_str(&format!(
-                "; the annotation claims base {claimed}, which no `baseImages.allow` pattern covers (an annotation alone never passes)"
-            )),
+
+    /// What the annotation, the provenance and the patterns' notes claim, after the reason.
+    fn explain_claims(&self, all: &[&Candidate], reason: &mut String) {
+        if let Some(a) = &self.found.annotation {
+            let claimed = a
+                .name
+                .clone()
+                .or_else(|| a.digest.clone())
+                .unwrap_or_default();
+            let named = all.iter().find(|c| annotation_names(a, c));
+            match named {
+                Some(c) => reason.push_str(&format!(
+                    "; the annotation claims base {claimed} but the image's layers do not begin with its {} layers",
+                    c.layer_count()
+                )),
+                None if annotation_covered(a, &self.rule.allow) => reason.push_str(&format!(
+                    "; the annotation claims base {claimed}, which could not be resolved"
+                )),
+                None => reason.push_str(&format!(
+                    "; the annotation claims base {claimed}, which no `baseImages.allow` pattern covers (an annotation alone never passes)"
+                )),
+            }
         }
-    }
-    // A provenance that names a candidate the layers contradict is worth saying; images it
-    // lists that no pattern covers (builder stages, tools) are only in the evidence.
-    for h in &found.hints {
-        if let Some(c) = all.iter().find(|c| hint_names(h, c)) {
-            reason.push_str(&format!(
-                "; the provenance lists base {} but the image's layers do not begin with its {} layers",
-                h.name,
-                c.layer_count()
-            ));
+        // A provenance that names a candidate the layers contradict is worth saying; images it
+        // lists that no pattern covers (builder stages, tools) are only in the evidence.
+        for h in &self.found.hints {
+            if let Some(c) = all.iter().find(|c| hint_names(h, c)) {
+                reason.push_str(&format!(
+                    "; the provenance lists base {} but the image's layers do not begin with its {} layers",
+                    h.name,
+                    c.layer_count()
+                ));
+            }
         }
-    }
-    let notes: Vec<String> = rule
-        .allow
-        .iter()
-        .filter_map(|p| found.patterns.get(&p.text).map(|pc| (p, pc)))
-        .filter(|(_, pc)| !pc.notes.is_empty())
-        .map(|(p, pc)| format!("`{}`: {}", p.text, pc.notes.join("; ")))
-        .collect();
-    if !notes.is_empty() {
-        reason.push_str(&format!(". {}", notes.join(". ")));
-    }
-    let mut errors = errors_of(&rule.allow);
-    errors.extend(deny_errors);
-    let allow_truncated = truncated_of(&rule.allow);
-    if !allow_truncated.is_empty() {
-        // An allowed base among the candidates a bound left out might have matched.
-        check(
-            CheckCode::EvidenceTruncated,
-            CheckResult::Error,
-            super::cut_short(&allow_truncated, &reason),
-            evidence,
-        )
-    } else if errors.is_empty() {
-        check(
-            CheckCode::BaseNotAllowed,
-            CheckResult::Fail,
-            reason,
-            evidence,
-        )
-    } else {
-        reason.push_str(&format!(
-            ". Some candidates could not be resolved, so this is not a verdict: {}",
-            errors.join("; ")
-        ));
-        check(
-            CheckCode::EvidenceUnavailable,
-            CheckResult::Error,
-            reason,
-            evidence,
-        )
+        let notes: Vec<String> = self
+            .rule
+            .allow
+            .iter()
+            .filter_map(|p| self.found.patterns.get(&p.text).map(|pc| (p, pc)))
+            .filter(|(_, pc)| !pc.notes.is_empty())
+            .map(|(p, pc)| format!("`{}`: {}", p.text, pc.notes.join("; ")))
+            .collect();
+        if !notes.is_empty() {
+            reason.push_str(&format!(". {}", notes.join(". ")));
+        }
     }
 }
 

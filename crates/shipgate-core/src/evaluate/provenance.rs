@@ -146,9 +146,35 @@ pub fn provenance_check(
     found: &AttestationCollection,
     verifier: &Verifier,
 ) -> Check {
+    let (verified, rejected) = verify_all(rule, digest, found, verifier);
+    let judged = Judged::new(rule, found, &verified, rejected);
+    let evidence = judged.evidence();
+
+    let good = judged.candidates.iter().find(|(_, _, p)| p.is_empty());
+    if let (Some((v, facts, _)), true) = (good, judged.missing_predicates.is_empty()) {
+        return Check::new(
+            CHECK,
+            CheckCode::ProvenanceVerified,
+            Some(policy),
+            CheckResult::Pass,
+            judged.pass_reason(v, facts),
+        )
+        .with_evidence(evidence);
+    }
+    let (code, result, reason) = judged.failure(digest, good.is_some());
+    Check::new(CHECK, code, Some(policy), result, reason).with_evidence(evidence)
+}
+
+/// Verifies each attestation against the rule's authorities: the verified ones, and the
+/// (source, reason) of those that verified for no authority.
+fn verify_all(
+    rule: &ProvenancePolicy,
+    digest: &Digest,
+    found: &AttestationCollection,
+    verifier: &Verifier,
+) -> (Vec<VerifiedAttestation>, Vec<(String, String)>) {
     let subject = Subject::sha256(digest);
     let mut verified: Vec<VerifiedAttestation> = Vec::new();
-    // (source, reason) of attestations that verified for no authority.
     let mut rejected: Vec<(String, String)> = Vec::new();
     for artifact in &found.artifacts {
         let results = verifier.verify_attestation(artifact, &subject, &rule.authorities);
@@ -171,50 +197,85 @@ pub fn provenance_check(
             }
         }
     }
+    (verified, rejected)
+}
 
-    // Judge each verified provenance of the required type.
-    let mut candidates = Vec::new();
-    for v in verified
-        .iter()
-        .filter(|v| v.predicate_type == rule.predicate_type)
-    {
-        let predicate = v.statement.get("predicate").cloned().unwrap_or(Value::Null);
-        let facts = build_facts(&v.predicate_type, &predicate);
-        let problems = mismatches(rule, &facts);
-        candidates.push((v, facts, problems));
+/// A verified provenance of the required type, its build facts and what in it the rule refuses.
+type Candidate<'a> = (&'a VerifiedAttestation, BuildFacts, Vec<String>);
+
+/// The verified attestations judged against the rule: everything the outcome is made from.
+struct Judged<'a> {
+    rule: &'a ProvenancePolicy,
+    found: &'a AttestationCollection,
+    verified: &'a [VerifiedAttestation],
+    /// (source, reason) of attestations that verified for no authority.
+    rejected: Vec<(String, String)>,
+    candidates: Vec<Candidate<'a>>,
+    missing_predicates: Vec<&'a String>,
+}
+
+impl<'a> Judged<'a> {
+    fn new(
+        rule: &'a ProvenancePolicy,
+        found: &'a AttestationCollection,
+        verified: &'a [VerifiedAttestation],
+        rejected: Vec<(String, String)>,
+    ) -> Self {
+        // Judge each verified provenance of the required type.
+        let mut candidates = Vec::new();
+        for v in verified
+            .iter()
+            .filter(|v| v.predicate_type == rule.predicate_type)
+        {
+            let predicate = v.statement.get("predicate").cloned().unwrap_or(Value::Null);
+            let facts = build_facts(&v.predicate_type, &predicate);
+            let problems = mismatches(rule, &facts);
+            candidates.push((v, facts, problems));
+        }
+        let missing_predicates: Vec<&String> = rule
+            .require_predicates
+            .iter()
+            .filter(|t| !verified.iter().any(|v| &v.predicate_type == *t))
+            .collect();
+        Judged {
+            rule,
+            found,
+            verified,
+            rejected,
+            candidates,
+            missing_predicates,
+        }
     }
-    let missing_predicates: Vec<&String> = rule
-        .require_predicates
-        .iter()
-        .filter(|t| !verified.iter().any(|v| &v.predicate_type == *t))
-        .collect();
 
-    let evidence = json!({
-        "predicate_type": rule.predicate_type,
-        "authorities": rule.authorities.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
-        "verified": verified.iter().map(|v| json!({
-            "predicate_type": v.predicate_type,
-            "authority": v.signature.authority,
-            "signer": v.signature.signer,
-            "issuer": v.signature.issuer,
-            "tlog_index": v.signature.tlog_index,
-            "source": v.signature.source,
-        })).collect::<Vec<_>>(),
-        "provenance": candidates.iter().map(|(v, facts, problems)| json!({
-            "source": v.signature.source,
-            "facts": facts,
-            "mismatches": problems,
-        })).collect::<Vec<_>>(),
-        "rejected": rejected.iter().map(|(s, r)| json!({"source": s, "reason": r})).collect::<Vec<_>>(),
-        "missing_predicates": missing_predicates,
-        "attestations_found": found.artifacts.len(),
-        "looked_at": found.notes,
-        "lookup_errors": found.errors,
-        "truncated": found.truncated,
-    });
+    fn evidence(&self) -> Value {
+        let (rule, found) = (self.rule, self.found);
+        json!({
+            "predicate_type": rule.predicate_type,
+            "authorities": rule.authorities.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            "verified": self.verified.iter().map(|v| json!({
+                "predicate_type": v.predicate_type,
+                "authority": v.signature.authority,
+                "signer": v.signature.signer,
+                "issuer": v.signature.issuer,
+                "tlog_index": v.signature.tlog_index,
+                "source": v.signature.source,
+            })).collect::<Vec<_>>(),
+            "provenance": self.candidates.iter().map(|(v, facts, problems)| json!({
+                "source": v.signature.source,
+                "facts": facts,
+                "mismatches": problems,
+            })).collect::<Vec<_>>(),
+            "rejected": self.rejected.iter().map(|(s, r)| json!({"source": s, "reason": r})).collect::<Vec<_>>(),
+            "missing_predicates": self.missing_predicates,
+            "attestations_found": found.artifacts.len(),
+            "looked_at": found.notes,
+            "lookup_errors": found.errors,
+            "truncated": found.truncated,
+        })
+    }
 
-    let good = candidates.iter().find(|(_, _, p)| p.is_empty());
-    if let (Some((v, facts, _)), true) = (good, missing_predicates.is_empty()) {
+    /// Who signed the passing provenance, its builder and source.
+    fn pass_reason(&self, v: &VerifiedAttestation, facts: &BuildFacts) -> String {
         let mut reason = format!(
             "provenance ({}) signed by `{}` ({}): builder {}",
             v.predicate_type,
@@ -228,86 +289,98 @@ pub fn provenance_check(
                 reason.push_str(&format!("@{r}"));
             }
         }
-        if !rule.require_predicates.is_empty() {
+        if !self.rule.require_predicates.is_empty() {
             reason.push_str(&format!(
                 "; also attested: {}",
-                rule.require_predicates.join(", ")
+                self.rule.require_predicates.join(", ")
             ));
         }
-        return Check::new(
-            CHECK,
-            CheckCode::ProvenanceVerified,
-            Some(policy),
-            CheckResult::Pass,
-            reason,
-        )
-        .with_evidence(evidence);
+        reason
     }
 
-    let mut parts = Vec::new();
-    let mut code = CheckCode::ProvenanceUnverified;
-    if found.artifacts.is_empty() {
-        code = CheckCode::ProvenanceMissing;
-        parts.push(format!(
-            "no attestations found for {digest} ({})",
-            found.notes.join("; ")
-        ));
-    } else if candidates.is_empty() {
-        let others: Vec<&str> = verified.iter().map(|v| v.predicate_type.as_str()).collect();
-        parts.push(format!(
-            "no verified {} attestation for {digest} among {} found{}",
-            rule.predicate_type,
-            found.artifacts.len(),
-            if others.is_empty() {
-                String::new()
-            } else {
-                format!(" (verified: {})", others.join(", "))
-            }
-        ));
-    } else {
-        for (v, _, problems) in &candidates {
-            if !problems.is_empty() {
-                parts.push(format!("{}: {}", v.signature.source, problems.join("; ")));
+    /// The code, result and reason when no provenance passes (`good`: one matched the rule).
+    fn failure(&self, digest: &Digest, good: bool) -> (CheckCode, CheckResult, String) {
+        let (mut code, mut parts) = self.failure_parts(digest);
+        if good || !self.missing_predicates.is_empty() {
+            for t in &self.missing_predicates {
+                parts.push(format!(
+                    "required predicate {t} has no attestation signed by an authority of the policy"
+                ));
             }
         }
-    }
-    if good.is_some() || !missing_predicates.is_empty() {
-        for t in &missing_predicates {
-            parts.push(format!(
-                "required predicate {t} has no attestation signed by an authority of the policy"
+        self.rejection_parts(&mut parts);
+        let found = self.found;
+        let mut reason = parts.join(". ");
+        let mut result = CheckResult::Fail;
+        if !found.errors.is_empty() {
+            reason.push_str(&format!(
+                ". Some attestation locations could not be read, so this may be incomplete: {}",
+                found.errors.join("; ")
             ));
+            (code, result) = (CheckCode::EvidenceUnavailable, CheckResult::Error);
+        }
+        // An attestation a bound left unread might have satisfied the policy.
+        if !found.truncated.is_empty() {
+            reason = super::cut_short(&found.truncated, &reason);
+            (code, result) = (CheckCode::EvidenceTruncated, CheckResult::Error);
+        }
+        (code, result, reason)
+    }
+
+    /// Why no provenance of the required type passes: none found, none verified, or mismatches.
+    fn failure_parts(&self, digest: &Digest) -> (CheckCode, Vec<String>) {
+        let (rule, found) = (self.rule, self.found);
+        let mut parts = Vec::new();
+        let mut code = CheckCode::ProvenanceUnverified;
+        if found.artifacts.is_empty() {
+            code = CheckCode::ProvenanceMissing;
+            parts.push(format!(
+                "no attestations found for {digest} ({})",
+                found.notes.join("; ")
+            ));
+        } else if self.candidates.is_empty() {
+            let others: Vec<&str> = self
+                .verified
+                .iter()
+                .map(|v| v.predicate_type.as_str())
+                .collect();
+            parts.push(format!(
+                "no verified {} attestation for {digest} among {} found{}",
+                rule.predicate_type,
+                found.artifacts.len(),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (verified: {})", others.join(", "))
+                }
+            ));
+        } else {
+            for (v, _, problems) in &self.candidates {
+                if !problems.is_empty() {
+                    parts.push(format!("{}: {}", v.signature.source, problems.join("; ")));
+                }
+            }
+        }
+        (code, parts)
+    }
+
+    /// One sentence per distinct rejection reason, naming every attestation it applies to.
+    fn rejection_parts(&self, parts: &mut Vec<String>) {
+        let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (source, why) in &self.rejected {
+            match grouped.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                Some((_, sources)) => sources.push(source),
+                None => grouped.push((why, vec![source])),
+            }
+        }
+        for (i, (why, sources)) in grouped.iter().enumerate() {
+            if i == MAX_REASONS {
+                parts.push(format!("and {} more reasons", grouped.len() - i));
+                break;
+            }
+            parts.push(format!("{}: {why}", sources.join("; ")));
         }
     }
-    // One sentence per distinct reason, naming every attestation it applies to.
-    let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
-    for (source, why) in &rejected {
-        match grouped.iter_mut().find(|(w, _)| *w == why.as_str()) {
-            Some((_, sources)) => sources.push(source),
-            None => grouped.push((why, vec![source])),
-        }
-    }
-    for (i, (why, sources)) in grouped.iter().enumerate() {
-        if i == MAX_REASONS {
-            parts.push(format!("and {} more reasons", grouped.len() - i));
-            break;
-        }
-        parts.push(format!("{}: {why}", sources.join("; ")));
-    }
-    let mut reason = parts.join(". ");
-    let mut result = CheckResult::Fail;
-    if !found.errors.is_empty() {
-        reason.push_str(&format!(
-            ". Some attestation locations could not be read, so this may be incomplete: {}",
-            found.errors.join("; ")
-        ));
-        (code, result) = (CheckCode::EvidenceUnavailable, CheckResult::Error);
-    }
-    // An attestation a bound left unread might have satisfied the policy.
-    if !found.truncated.is_empty() {
-        reason = super::cut_short(&found.truncated, &reason);
-        (code, result) = (CheckCode::EvidenceTruncated, CheckResult::Error);
-    }
-    Check::new(CHECK, code, Some(policy), result, reason).with_evidence(evidence)
 }
 
 #[cfg(test)]

@@ -31,6 +31,62 @@ pub enum Selector {
     Repositories { glob: GlobMatcher },
 }
 
+/// The literal repository a tag glob or digest pattern names; `Err` says why it is not one.
+fn literal_repository(repo_part: &str) -> Result<Repository, String> {
+    let is_glob = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+    if is_glob(repo_part) {
+        return Err(
+            "a tag glob or digest needs a literal repository (repositories cannot be listed); use `registry/repo/**` without a tag to accept an annotated base from any matching repository".to_string(),
+        );
+    }
+    let r: ImageRef = repo_part
+        .parse()
+        .map_err(|e| format!("not a repository: {e}"))?;
+    if r.tag.is_some() || r.digest.is_some() {
+        return Err("not a repository".to_string());
+    }
+    Ok(r.repository)
+}
+
+/// The tag glob after the last `:`, compiled; `Err` says why it is not one.
+fn tag_glob(tag: &str) -> Result<GlobMatcher, String> {
+    if tag.is_empty()
+        || tag.len() > 128
+        || !tag.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?' | b'[' | b']')
+                || matches!(b, b'{' | b'}' | b',' | b'!')
+        })
+    {
+        return Err("the tag glob may hold [A-Za-z0-9_.-] and `*?[]{},!`".to_string());
+    }
+    Ok(GlobBuilder::new(tag)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("tag glob: {e}"))?
+        .compile_matcher())
+}
+
+/// `registry/repo/**` without a tag: a glob over repositories; `Err` says why it is not one.
+fn repositories(repo_part: &str) -> Result<Selector, String> {
+    if repo_part.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err("repositories are lower-case".to_string());
+    }
+    if repo_part
+        .split_once('/')
+        .is_some_and(|(_, path)| path.contains(':'))
+    {
+        return Err("a `:` belongs only before a tag glob, after the last `/`".to_string());
+    }
+    let glob = GlobBuilder::new(repo_part)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| e.to_string())?
+        .compile_matcher();
+    Ok(Selector::Repositories { glob })
+}
+
 impl BasePattern {
     pub fn parse(text: &str) -> Result<BasePattern, String> {
         let t = text.trim();
@@ -60,67 +116,19 @@ impl BasePattern {
                 "the first component must be a registry host (`docker.io/library/alpine:3.*`)",
             ));
         }
-        let is_glob = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
-        let literal_repo = || -> Result<Repository, String> {
-            if is_glob(repo_part) {
-                return Err(bad(
-                    "a tag glob or digest needs a literal repository (repositories cannot be listed); use `registry/repo/**` without a tag to accept an annotated base from any matching repository",
-                ));
-            }
-            let r: ImageRef = repo_part
-                .parse()
-                .map_err(|e| bad(&format!("not a repository: {e}")))?;
-            if r.tag.is_some() || r.digest.is_some() {
-                return Err(bad("not a repository"));
-            }
-            Ok(r.repository)
-        };
         let selector = match (tag, digest) {
             (_, Some(digest)) => Selector::Digest {
-                repository: literal_repo()?,
+                repository: literal_repository(repo_part).map_err(|w| bad(&w))?,
                 digest,
             },
             (Some(tag), None) => {
-                if tag.is_empty()
-                    || tag.len() > 128
-                    || !tag.bytes().all(|b| {
-                        b.is_ascii_alphanumeric()
-                            || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?' | b'[' | b']')
-                            || matches!(b, b'{' | b'}' | b',' | b'!')
-                    })
-                {
-                    return Err(bad("the tag glob may hold [A-Za-z0-9_.-] and `*?[]{},!`"));
-                }
-                let tags = GlobBuilder::new(tag)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| bad(&format!("tag glob: {e}")))?
-                    .compile_matcher();
+                let tags = tag_glob(tag).map_err(|w| bad(&w))?;
                 Selector::Tags {
-                    repository: literal_repo()?,
+                    repository: literal_repository(repo_part).map_err(|w| bad(&w))?,
                     tags,
                 }
             }
-            (None, None) => {
-                if repo_part.bytes().any(|b| b.is_ascii_uppercase()) {
-                    return Err(bad("repositories are lower-case"));
-                }
-                if repo_part
-                    .split_once('/')
-                    .is_some_and(|(_, path)| path.contains(':'))
-                {
-                    return Err(bad(
-                        "a `:` belongs only before a tag glob, after the last `/`",
-                    ));
-                }
-                let glob = GlobBuilder::new(repo_part)
-                    .literal_separator(true)
-                    .backslash_escape(true)
-                    .build()
-                    .map_err(|e| bad(&e.to_string()))?
-                    .compile_matcher();
-                Selector::Repositories { glob }
-            }
+            (None, None) => repositories(repo_part).map_err(|w| bad(&w))?,
         };
         Ok(BasePattern {
             text: t.to_string(),

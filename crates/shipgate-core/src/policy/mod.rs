@@ -167,6 +167,60 @@ pub struct Policy {
     pub source: PathBuf,
 }
 
+/// A YAML error's message; one a check raised after reading a mapping carries no position,
+/// so the line of the field it names is added.
+fn yaml_error_message(text: &str, e: &serde_yaml::Error) -> String {
+    let mut message = e.to_string();
+    if e.location().is_none() {
+        if let Some(line) = message.split_once(": ").and_then(|(p, _)| {
+            locate::line_of_path(text, p).or_else(|| {
+                // `allow: [..]` (flow style): point at the list's line.
+                let list = p.strip_suffix(']')?.rsplit_once('[')?.0;
+                locate::line_of_path(text, list)
+            })
+        }) {
+            message.push_str(&format!(" at line {line}"));
+        }
+    }
+    message
+}
+
+/// The authorities of a section, reading each `keyRef` file relative to `base`.
+fn resolve_authorities(
+    text: &str,
+    base: &Path,
+    section: &str,
+    drafts: Vec<DraftAuthority>,
+    invalid: &dyn Fn(String) -> PolicyError,
+) -> Result<Vec<Authority>, PolicyError> {
+    let mut authorities = Vec::new();
+    for (i, draft) in drafts.into_iter().enumerate() {
+        let identity = match draft.identity {
+            DraftIdentity::Ready(identity) => identity,
+            DraftIdentity::KeyRef(path) => {
+                let field = format!("{section}.authorities[{i}].keyRef");
+                let at = line_of(text, &path);
+                let full = base.join(&path);
+                let pem = read_bounded(&full).map_err(|e| {
+                    invalid(format!(
+                        "{field}: cannot read key file {}: {e}{at}",
+                        full.display()
+                    ))
+                })?;
+                let key = PublicKey::from_pem(&pem)
+                    .map_err(|e| invalid(format!("{field}: {}: {e}{at}", full.display())))?;
+                Identity::Key(key)
+            }
+        };
+        authorities.push(Authority {
+            name: draft.name,
+            identity,
+            tlog: draft.tlog,
+        });
+    }
+    Ok(authorities)
+}
+
 impl Policy {
     /// Parses one policy from YAML text. `source` names it in errors and resolves `keyRef`s.
     pub fn from_yaml(text: &str, source: &Path) -> Result<Policy, PolicyError> {
@@ -175,51 +229,11 @@ impl Policy {
             file: file.clone(),
             message,
         };
-        let raw: RawPolicy = serde_yaml::from_str(text).map_err(|e| {
-            // Checks that run after a mapping is read carry no position; find their field.
-            let mut message = e.to_string();
-            if e.location().is_none() {
-                if let Some(line) = message.split_once(": ").and_then(|(p, _)| {
-                    locate::line_of_path(text, p).or_else(|| {
-                        // `allow: [..]` (flow style): point at the list's line.
-                        let list = p.strip_suffix(']')?.rsplit_once('[')?.0;
-                        locate::line_of_path(text, list)
-                    })
-                }) {
-                    message.push_str(&format!(" at line {line}"));
-                }
-            }
-            invalid(message)
-        })?;
+        let raw: RawPolicy =
+            serde_yaml::from_str(text).map_err(|e| invalid(yaml_error_message(text, &e)))?;
         let base = source.parent().unwrap_or(Path::new("."));
         let resolve = |section: &str, drafts: Vec<DraftAuthority>| {
-            let mut authorities = Vec::new();
-            for (i, draft) in drafts.into_iter().enumerate() {
-                let identity = match draft.identity {
-                    DraftIdentity::Ready(identity) => identity,
-                    DraftIdentity::KeyRef(path) => {
-                        let field = format!("{section}.authorities[{i}].keyRef");
-                        let at = line_of(text, &path);
-                        let full = base.join(&path);
-                        let pem = read_bounded(&full).map_err(|e| {
-                            invalid(format!(
-                                "{field}: cannot read key file {}: {e}{at}",
-                                full.display()
-                            ))
-                        })?;
-                        let key = PublicKey::from_pem(&pem).map_err(|e| {
-                            invalid(format!("{field}: {}: {e}{at}", full.display()))
-                        })?;
-                        Identity::Key(key)
-                    }
-                };
-                authorities.push(Authority {
-                    name: draft.name,
-                    identity,
-                    tlog: draft.tlog,
-                });
-            }
-            Ok::<_, PolicyError>(authorities)
+            resolve_authorities(text, base, section, drafts, &invalid)
         };
         let mut signatures = None;
         if let Some(section) = raw.signatures {

@@ -12,13 +12,14 @@ use crate::reference::Digest;
 
 use super::asn1;
 use super::bundle::MAX_BUNDLE_LEN;
-use super::certificate::{Cert, Leaf, MAX_CHAIN};
+use super::certificate::Leaf;
 use super::dsse;
 use super::judge::{Material, Signed, Tlog};
 use super::keys::sha256;
 use super::legacy;
 use super::timestamp::Timestamps;
 use super::trust_root::TrustRoot;
+use super::x509::{Cert, MAX_CHAIN};
 use super::{Rejection, Subject};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -8,13 +8,14 @@ use serde_json::Value;
 use crate::evidence::BundleArtifact;
 
 use super::asn1;
-use super::certificate::{Cert, Leaf, MAX_CHAIN};
+use super::certificate::Leaf;
 use super::dsse;
 use super::judge::{Material, Signed, Tlog};
 use super::keys::{sha256, HashAlg};
 use super::rekor::{self, EntryInput, ProofInput};
 use super::timestamp;
 use super::trust_root::TrustRoot;
+use super::x509::{Cert, MAX_CHAIN};
 use super::{Rejection, Subject};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -203,115 +204,148 @@ pub(crate) fn prepare(
         .ok_or_else(|| reject("the bundle has no verificationMaterial"))?;
     let leaf = leaf(vm, root)?;
 
-    let mut predicate_type = None;
-    let (signed, signature, subject_sha256, subject_alg, dsse_pae_sha256) =
-        match (&b.dsse_envelope, &b.message_signature) {
-            (Some(env), None) => {
-                let payload = b64(&env.payload, "DSSE payload")?;
-                if env.payload_type == dsse::IN_TOTO {
-                    predicate_type = Some(dsse::check_statement(&payload, subject)?);
-                } else if raw_dsse {
-                    check_raw_payload(&payload, &env.payload_type, subject)?;
-                } else {
-                    return Err(reject(format!(
-                        "the DSSE payload type is `{}`, not `{}`",
-                        env.payload_type,
-                        dsse::IN_TOTO
-                    )));
-                }
-                let [sig] = env.signatures.as_slice() else {
-                    return Err(reject("the DSSE envelope must hold exactly one signature"));
-                };
-                let signature = b64(&sig.sig, "DSSE signature")?;
-                let pae = dsse::pae(&env.payload_type, &payload);
-                let pae_sha256 = sha256(&pae);
-                (
-                    Signed::Message(pae),
-                    signature,
-                    sha256(&payload).to_vec(),
-                    HashAlg::Sha256,
-                    Some(pae_sha256),
-                )
-            }
-            (None, Some(ms)) => {
-                let md = ms
-                    .message_digest
-                    .as_ref()
-                    .ok_or_else(|| reject("the messageSignature has no messageDigest"))?;
-                let alg = HashAlg::from_protobuf(&md.algorithm).ok_or_else(|| {
-                    reject(format!(
-                        "the messageSignature digest algorithm is {}, not SHA2_256, SHA2_384 or \
-                         SHA2_512",
-                        md.algorithm
-                    ))
-                })?;
-                let signed_digest = b64(&md.digest, "message digest")?;
-                if signed_digest.len() != alg.len() {
-                    return Err(reject(format!(
-                        "the messageSignature digest is not a {} digest",
-                        alg.name()
-                    )));
-                }
-                // Only the artifact's digest of the same algorithm can be compared.
-                let (ours, prefix) = match alg {
-                    HashAlg::Sha256 => (
-                        subject.sha256.as_ref().map(|d| d.hex().to_string()),
-                        "sha256",
-                    ),
-                    HashAlg::Sha384 => (subject.sha384.clone(), "sha384"),
-                    HashAlg::Sha512 => (subject.sha512.clone(), "sha512"),
-                };
-                let Some(ours) = ours else {
-                    return Err(reject(format!(
-                        "the bundle signs a {} message digest, and the artifact's {} is not \
-                         known (given as {}); give the artifact file",
-                        alg.name(),
-                        alg.name(),
-                        subject.describe()
-                    )));
-                };
-                if hex::encode(&signed_digest) != ours {
-                    return Err(reject(format!(
-                        "the bundle signs {prefix}:{}, not this artifact {} (a signature of \
-                         other content)",
-                        hex::encode(&signed_digest),
-                        subject.describe()
-                    )));
-                }
-                let signature = b64(&ms.signature, "message signature")?;
-                (
-                    Signed::Prehashed(alg, signed_digest.clone()),
-                    signature,
-                    signed_digest,
-                    alg,
-                    None,
-                )
-            }
-            _ => {
-                return Err(reject(
-                    "the bundle must hold exactly one of dsseEnvelope and messageSignature",
-                ))
-            }
-        };
+    let content = match (&b.dsse_envelope, &b.message_signature) {
+        (Some(env), None) => dsse_content(env, subject, raw_dsse)?,
+        (None, Some(ms)) => message_signature_content(ms, subject)?,
+        _ => {
+            return Err(reject(
+                "the bundle must hold exactly one of dsseEnvelope and messageSignature",
+            ))
+        }
+    };
 
     let tlog = match tlog(vm, v, root) {
         Ok(Some(e)) => Tlog::Verified(e),
         Ok(None) => Tlog::Absent,
         Err(r) => Tlog::Invalid(r),
     };
-    let timestamps = timestamps(vm, &signature, root)?;
+    let timestamps = timestamps(vm, &content.signature, root)?;
     Ok(Material {
-        signed,
-        signature,
-        subject_sha256,
-        subject_alg,
-        dsse_pae_sha256,
+        signed: content.signed,
+        signature: content.signature,
+        subject_sha256: content.subject_sha256,
+        subject_alg: content.subject_alg,
+        dsse_pae_sha256: content.dsse_pae_sha256,
         dsse_envelope_sha256: None,
-        predicate_type,
+        predicate_type: content.predicate_type,
         leaf,
         tlog,
         timestamps,
     })
+}
+
+/// What a bundle signs and the digest its log entry must bind, from either content form.
+struct Content {
+    signed: Signed,
+    signature: Vec<u8>,
+    subject_sha256: Vec<u8>,
+    subject_alg: HashAlg,
+    dsse_pae_sha256: Option<[u8; 32]>,
+    predicate_type: Option<String>,
+}
+
+/// A `dsseEnvelope`: an in-toto statement about `subject` (or, if `raw_dsse`, the artifact).
+fn dsse_content(
+    env: &RawEnvelope,
+    subject: &Subject,
+    raw_dsse: bool,
+) -> Result<Content, Rejection> {
+    let mut predicate_type = None;
+    let payload = b64(&env.payload, "DSSE payload")?;
+    if env.payload_type == dsse::IN_TOTO {
+        predicate_type = Some(dsse::check_statement(&payload, subject)?);
+    } else if raw_dsse {
+        check_raw_payload(&payload, &env.payload_type, subject)?;
+    } else {
+        return Err(reject(format!(
+            "the DSSE payload type is `{}`, not `{}`",
+            env.payload_type,
+            dsse::IN_TOTO
+        )));
+    }
+    let [sig] = env.signatures.as_slice() else {
+        return Err(reject("the DSSE envelope must hold exactly one signature"));
+    };
+    let signature = b64(&sig.sig, "DSSE signature")?;
+    let pae = dsse::pae(&env.payload_type, &payload);
+    let pae_sha256 = sha256(&pae);
+    Ok(Content {
+        signed: Signed::Message(pae),
+        signature,
+        subject_sha256: sha256(&payload).to_vec(),
+        subject_alg: HashAlg::Sha256,
+        dsse_pae_sha256: Some(pae_sha256),
+        predicate_type,
+    })
+}
+
+/// A `messageSignature`: a signature over a digest that must be the artifact's.
+fn message_signature_content(
+    ms: &RawMessageSignature,
+    subject: &Subject,
+) -> Result<Content, Rejection> {
+    let md = ms
+        .message_digest
+        .as_ref()
+        .ok_or_else(|| reject("the messageSignature has no messageDigest"))?;
+    let alg = HashAlg::from_protobuf(&md.algorithm).ok_or_else(|| {
+        reject(format!(
+            "the messageSignature digest algorithm is {}, not SHA2_256, SHA2_384 or \
+             SHA2_512",
+            md.algorithm
+        ))
+    })?;
+    let signed_digest = b64(&md.digest, "message digest")?;
+    if signed_digest.len() != alg.len() {
+        return Err(reject(format!(
+            "the messageSignature digest is not a {} digest",
+            alg.name()
+        )));
+    }
+    check_message_digest(&signed_digest, alg, subject)?;
+    let signature = b64(&ms.signature, "message signature")?;
+    Ok(Content {
+        signed: Signed::Prehashed(alg, signed_digest.clone()),
+        signature,
+        subject_sha256: signed_digest,
+        subject_alg: alg,
+        dsse_pae_sha256: None,
+        predicate_type: None,
+    })
+}
+
+/// The signed digest must be the artifact's digest of the same algorithm (the only comparable one).
+fn check_message_digest(
+    signed_digest: &[u8],
+    alg: HashAlg,
+    subject: &Subject,
+) -> Result<(), Rejection> {
+    let (ours, prefix) = match alg {
+        HashAlg::Sha256 => (
+            subject.sha256.as_ref().map(|d| d.hex().to_string()),
+            "sha256",
+        ),
+        HashAlg::Sha384 => (subject.sha384.clone(), "sha384"),
+        HashAlg::Sha512 => (subject.sha512.clone(), "sha512"),
+    };
+    let Some(ours) = ours else {
+        return Err(reject(format!(
+            "the bundle signs a {} message digest, and the artifact's {} is not \
+             known (given as {}); give the artifact file",
+            alg.name(),
+            alg.name(),
+            subject.describe()
+        )));
+    };
+    if hex::encode(signed_digest) != ours {
+        return Err(reject(format!(
+            "the bundle signs {prefix}:{}, not this artifact {} (a signature of \
+             other content)",
+            hex::encode(signed_digest),
+            subject.describe()
+        )));
+    }
+    Ok(())
 }
 
 /// A DSSE payload that is not an in-toto statement is the artifact itself: its SHA-256 or
@@ -412,6 +446,57 @@ fn leaf(vm: &RawMaterial, root: &TrustRoot) -> Result<Option<Leaf>, Rejection> {
     }
 }
 
+/// A Rekor v2 entry needs a v0.3 bundle and has no SET and no integration time.
+fn check_rekor_v2(entry: &RawTlogEntry, kv: &RawKindVersion, v: u8) -> Result<(), Rejection> {
+    if v < 3 {
+        return Err(reject(format!(
+            "the bundle holds a Rekor v2 {} entry, which needs a v0.3 bundle",
+            kv.kind
+        )));
+    }
+    if entry.inclusion_promise.is_some() {
+        return Err(reject(
+            "the Rekor v2 entry carries a signed entry timestamp, which Rekor v2 never issues",
+        ));
+    }
+    if uint(entry.integrated_time.as_ref(), "integratedTime")? != 0 {
+        return Err(reject(
+            "the Rekor v2 entry claims an integration time, which Rekor v2 never records",
+        ));
+    }
+    Ok(())
+}
+
+/// The inclusion proof's fields, decoded (at most 64 hashes).
+fn proof_input(p: &RawProof) -> Result<ProofInput, Rejection> {
+    if p.hashes.len() > 64 {
+        return Err(reject("the inclusion proof is too long"));
+    }
+    Ok(ProofInput {
+        log_index: uint(p.log_index.as_ref(), "inclusion proof logIndex")?,
+        tree_size: uint(p.tree_size.as_ref(), "inclusion proof treeSize")?,
+        root_hash: b64(&p.root_hash, "inclusion proof rootHash")?,
+        hashes: p
+            .hashes
+            .iter()
+            .map(|h| b64(h, "inclusion proof hash"))
+            .collect::<Result<_, _>>()?,
+        checkpoint: p.checkpoint.as_ref().map(|c| c.envelope.clone()),
+    })
+}
+
+/// The entry's integration time (Unix seconds), never for Rekor v2.
+fn integrated_time(entry: &RawTlogEntry, rekor_v2: bool) -> Result<Option<i64>, Rejection> {
+    Ok(match &entry.integrated_time {
+        _ if rekor_v2 => None,
+        None => None,
+        Some(t) => Some(
+            i64::try_from(uint(Some(t), "integratedTime")?)
+                .map_err(|_| reject("the integratedTime is out of range"))?,
+        ),
+    })
+}
+
 /// Verifies the bundle's single Rekor v1 entry, if any.
 fn tlog(
     vm: &RawMaterial,
@@ -435,22 +520,7 @@ fn tlog(
     // with its checkpoint is required, the time comes from RFC 3161 timestamps.
     let rekor_v2 = kv.version == "0.0.2" && (kv.kind == "hashedrekord" || kv.kind == "dsse");
     if rekor_v2 {
-        if v < 3 {
-            return Err(reject(format!(
-                "the bundle holds a Rekor v2 {} entry, which needs a v0.3 bundle",
-                kv.kind
-            )));
-        }
-        if entry.inclusion_promise.is_some() {
-            return Err(reject(
-                "the Rekor v2 entry carries a signed entry timestamp, which Rekor v2 never issues",
-            ));
-        }
-        if uint(entry.integrated_time.as_ref(), "integratedTime")? != 0 {
-            return Err(reject(
-                "the Rekor v2 entry claims an integration time, which Rekor v2 never records",
-            ));
-        }
+        check_rekor_v2(entry, kv, v)?;
     }
     let log_id = entry
         .log_id
@@ -462,33 +532,12 @@ fn tlog(
         .as_ref()
         .map(|p| b64(&p.signed_entry_timestamp, "signed entry timestamp"))
         .transpose()?;
-    let integrated_time = match &entry.integrated_time {
-        _ if rekor_v2 => None,
-        None => None,
-        Some(t) => Some(
-            i64::try_from(uint(Some(t), "integratedTime")?)
-                .map_err(|_| reject("the integratedTime is out of range"))?,
-        ),
-    };
-    let proof = match &entry.inclusion_proof {
-        None => None,
-        Some(p) => {
-            if p.hashes.len() > 64 {
-                return Err(reject("the inclusion proof is too long"));
-            }
-            Some(ProofInput {
-                log_index: uint(p.log_index.as_ref(), "inclusion proof logIndex")?,
-                tree_size: uint(p.tree_size.as_ref(), "inclusion proof treeSize")?,
-                root_hash: b64(&p.root_hash, "inclusion proof rootHash")?,
-                hashes: p
-                    .hashes
-                    .iter()
-                    .map(|h| b64(h, "inclusion proof hash"))
-                    .collect::<Result<_, _>>()?,
-                checkpoint: p.checkpoint.as_ref().map(|c| c.envelope.clone()),
-            })
-        }
-    };
+    let integrated_time = integrated_time(entry, rekor_v2)?;
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .map(proof_input)
+        .transpose()?;
     let verified = rekor::verify_entry(
         root,
         &EntryInput {

@@ -2,7 +2,8 @@
 //! crate-private parsers exactly as verification calls them, so the targets exercise the real
 //! code and this module adds no logic. Not an API: hidden from the docs, may change any time.
 
-use super::certificate::{Cert, Leaf};
+use super::certificate::Leaf;
+use super::x509::Cert;
 use super::{asn1, dsse, legacy, rekor, timestamp, Subject, TrustRoot};
 
 /// DER contents of the SCT-list extension OID (1.3.6.1.4.1.11129.2.4.2), which

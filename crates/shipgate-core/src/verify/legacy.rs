@@ -7,12 +7,13 @@ use crate::evidence::LegacySignature;
 use crate::reference::Digest;
 
 use super::asn1;
-use super::certificate::{Cert, Leaf, MAX_CHAIN};
+use super::certificate::Leaf;
 use super::judge::{Material, Signed, Tlog};
 use super::keys::sha256;
 use super::rekor::{self, EntryInput};
 use super::timestamp::{self, Timestamps};
 use super::trust_root::TrustRoot;
+use super::x509::{Cert, MAX_CHAIN};
 use super::Rejection;
 
 /// Largest simple-signing payload or Rekor bundle annotation we read.

@@ -42,6 +42,7 @@ mod legacy;
 mod rekor;
 mod timestamp;
 mod trust_root;
+mod x509;
 
 #[cfg(test)]
 mod tests;

@@ -6,9 +6,10 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::certificate::{fmt_time, Cert};
+use super::certificate::fmt_time;
 use super::keys::{sha256, HashAlg, KeyKind, PublicKey};
 use super::trust_root::{LogKey, TrustRoot, Validity};
+use super::x509::Cert;
 use super::Rejection;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -266,6 +267,28 @@ pub(super) fn verify_checkpoint(
         .log_id
         .get(..4)
         .ok_or_else(|| bad("the log id is too short"))?;
+    let (log_lines, verified) = log_signatures(sigs, text, hint, key);
+    if !verified {
+        return Err(reject(if log_lines == 0 {
+            format!(
+                "the checkpoint (origin `{origin}`) carries no signature by log {} (no signature \
+                 line with its name and key hint)",
+                log.base_url
+            )
+        } else {
+            format!(
+                "the checkpoint's signature by log {} does not verify: the checkpoint was altered",
+                log.base_url
+            )
+        }));
+    }
+    Ok(Checkpoint { size, root })
+}
+
+/// Of the note's signature lines, (how many are the log's, whether one of them verifies
+/// `text`): a line counts if its key hint is `hint` (and, for an Ed25519 key, the hint its
+/// name derives).
+fn log_signatures(sigs: &str, text: &str, hint: &[u8], key: &PublicKey) -> (usize, bool) {
     let ed25519_key = match key.kind() {
         KeyKind::Ed25519 => key
             .spki_der()
@@ -300,21 +323,7 @@ pub(super) fn verify_checkpoint(
             break;
         }
     }
-    if !verified {
-        return Err(reject(if log_lines == 0 {
-            format!(
-                "the checkpoint (origin `{origin}`) carries no signature by log {} (no signature \
-                 line with its name and key hint)",
-                log.base_url
-            )
-        } else {
-            format!(
-                "the checkpoint's signature by log {} does not verify: the checkpoint was altered",
-                log.base_url
-            )
-        }));
-    }
-    Ok(Checkpoint { size, root })
+    (log_lines, verified)
 }
 
 // ---- entry bodies ----
@@ -585,66 +594,13 @@ impl Body {
             |e: serde_json::Error| reject(format!("the {} log entry is malformed: {e}", raw.kind));
         match (raw.kind.as_str(), raw.api_version.as_str()) {
             ("hashedrekord", "0.0.1") => {
-                let s: HashedRekordSpec = serde_json::from_value(raw.spec).map_err(spec_err)?;
-                let (alg, digest) = hex_digest(&s.data.hash)?;
-                Ok(Body::HashedRekord {
-                    signature: B64
-                        .decode(&s.signature.content)
-                        .map_err(|_| reject("the log entry's signature is not base64"))?,
-                    verifier: verifier_der(&s.signature.public_key.content)?,
-                    alg,
-                    digest,
-                    v2: false,
-                })
+                Body::hashedrekord_v1(serde_json::from_value(raw.spec).map_err(spec_err)?)
             }
             ("hashedrekord", "0.0.2") => {
-                let s: V2Spec = serde_json::from_value(raw.spec).map_err(spec_err)?;
-                let h = s.hashed_rekord_v002.ok_or_else(|| {
-                    reject("the hashedrekord 0.0.2 log entry has no hashedRekordV002 spec")
-                })?;
-                let (signature, verifier) = v2_signature(&h.signature)?;
-                let (alg, digest) = v2_digest(&h.data)?;
-                Ok(Body::HashedRekord {
-                    signature,
-                    verifier,
-                    alg,
-                    digest,
-                    v2: true,
-                })
+                Body::hashedrekord_v2(serde_json::from_value(raw.spec).map_err(spec_err)?)
             }
-            ("dsse", "0.0.2") => {
-                let s: V2Spec = serde_json::from_value(raw.spec).map_err(spec_err)?;
-                let d = s
-                    .dsse_v002
-                    .ok_or_else(|| reject("the dsse 0.0.2 log entry has no dsseV002 spec"))?;
-                let signatures = d
-                    .signatures
-                    .iter()
-                    .take(MAX_SIGNATURES)
-                    .map(v2_signature)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Body::Envelope {
-                    kind: "dsse",
-                    payload_sha256: Some(v2_sha256(&d.payload_hash)?),
-                    signatures,
-                })
-            }
-            ("dsse", "0.0.1") => {
-                let s: DsseSpec = serde_json::from_value(raw.spec).map_err(spec_err)?;
-                let mut signatures = Vec::new();
-                for sig in s.signatures.iter().take(MAX_SIGNATURES) {
-                    signatures.push((
-                        B64.decode(&sig.signature)
-                            .map_err(|_| reject("a dsse entry signature is not base64"))?,
-                        verifier_der(&sig.verifier)?,
-                    ));
-                }
-                Ok(Body::Envelope {
-                    kind: "dsse",
-                    payload_sha256: s.payload_hash.as_ref().map(sha256_value).transpose()?,
-                    signatures,
-                })
-            }
+            ("dsse", "0.0.2") => Body::dsse_v2(serde_json::from_value(raw.spec).map_err(spec_err)?),
+            ("dsse", "0.0.1") => Body::dsse_v1(serde_json::from_value(raw.spec).map_err(spec_err)?),
             ("intoto", "0.0.1") => {
                 let s: IntotoV1Spec = serde_json::from_value(raw.spec).map_err(spec_err)?;
                 Ok(Body::EnvelopeHash {
@@ -654,35 +610,99 @@ impl Body {
                 })
             }
             ("intoto", "0.0.2") => {
-                let s: IntotoSpec = serde_json::from_value(raw.spec).map_err(spec_err)?;
-                let mut signatures = Vec::new();
-                for sig in s.content.envelope.signatures.iter().take(MAX_SIGNATURES) {
-                    // intoto 0.0.2 stores the envelope's (base64) signature base64-encoded again.
-                    let once = B64
-                        .decode(&sig.sig)
-                        .map_err(|_| reject("an intoto entry signature is not base64"))?;
-                    let twice = std::str::from_utf8(&once)
-                        .ok()
-                        .and_then(|s| B64.decode(s.trim()).ok())
-                        .unwrap_or(once);
-                    signatures.push((twice, verifier_der(&sig.public_key)?));
-                }
-                Ok(Body::Envelope {
-                    kind: "intoto",
-                    payload_sha256: s
-                        .content
-                        .payload_hash
-                        .as_ref()
-                        .map(sha256_value)
-                        .transpose()?,
-                    signatures,
-                })
+                Body::intoto_v2(serde_json::from_value(raw.spec).map_err(spec_err)?)
             }
             (kind, version) => Err(reject(format!(
                 "log entries of kind {kind} {version} are not supported (hashedrekord 0.0.1 and \
                  0.0.2, dsse 0.0.1 and 0.0.2, and intoto 0.0.1 and 0.0.2 are)"
             ))),
         }
+    }
+
+    fn hashedrekord_v1(s: HashedRekordSpec) -> Result<Body, Rejection> {
+        let (alg, digest) = hex_digest(&s.data.hash)?;
+        Ok(Body::HashedRekord {
+            signature: B64
+                .decode(&s.signature.content)
+                .map_err(|_| reject("the log entry's signature is not base64"))?,
+            verifier: verifier_der(&s.signature.public_key.content)?,
+            alg,
+            digest,
+            v2: false,
+        })
+    }
+
+    fn hashedrekord_v2(s: V2Spec) -> Result<Body, Rejection> {
+        let h = s.hashed_rekord_v002.ok_or_else(|| {
+            reject("the hashedrekord 0.0.2 log entry has no hashedRekordV002 spec")
+        })?;
+        let (signature, verifier) = v2_signature(&h.signature)?;
+        let (alg, digest) = v2_digest(&h.data)?;
+        Ok(Body::HashedRekord {
+            signature,
+            verifier,
+            alg,
+            digest,
+            v2: true,
+        })
+    }
+
+    fn dsse_v2(s: V2Spec) -> Result<Body, Rejection> {
+        let d = s
+            .dsse_v002
+            .ok_or_else(|| reject("the dsse 0.0.2 log entry has no dsseV002 spec"))?;
+        let signatures = d
+            .signatures
+            .iter()
+            .take(MAX_SIGNATURES)
+            .map(v2_signature)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Body::Envelope {
+            kind: "dsse",
+            payload_sha256: Some(v2_sha256(&d.payload_hash)?),
+            signatures,
+        })
+    }
+
+    fn dsse_v1(s: DsseSpec) -> Result<Body, Rejection> {
+        let mut signatures = Vec::new();
+        for sig in s.signatures.iter().take(MAX_SIGNATURES) {
+            signatures.push((
+                B64.decode(&sig.signature)
+                    .map_err(|_| reject("a dsse entry signature is not base64"))?,
+                verifier_der(&sig.verifier)?,
+            ));
+        }
+        Ok(Body::Envelope {
+            kind: "dsse",
+            payload_sha256: s.payload_hash.as_ref().map(sha256_value).transpose()?,
+            signatures,
+        })
+    }
+
+    fn intoto_v2(s: IntotoSpec) -> Result<Body, Rejection> {
+        let mut signatures = Vec::new();
+        for sig in s.content.envelope.signatures.iter().take(MAX_SIGNATURES) {
+            // intoto 0.0.2 stores the envelope's (base64) signature base64-encoded again.
+            let once = B64
+                .decode(&sig.sig)
+                .map_err(|_| reject("an intoto entry signature is not base64"))?;
+            let twice = std::str::from_utf8(&once)
+                .ok()
+                .and_then(|s| B64.decode(s.trim()).ok())
+                .unwrap_or(once);
+            signatures.push((twice, verifier_der(&sig.public_key)?));
+        }
+        Ok(Body::Envelope {
+            kind: "intoto",
+            payload_sha256: s
+                .content
+                .payload_hash
+                .as_ref()
+                .map(sha256_value)
+                .transpose()?,
+            signatures,
+        })
     }
 
     /// Checks that this entry logs exactly `signature` by `signer` over `subject`.
@@ -703,37 +723,8 @@ impl Body {
                 },
                 _,
             ) => {
-                let (ours, hash) = match subject {
-                    Subject::Blob(a, h) => (*a, *h),
-                    // A v2 hashedrekord over DSSE binds the SHA-256 of the envelope's PAE.
-                    Subject::Dsse { pae, .. } if *v2 => (HashAlg::Sha256, *pae),
-                    Subject::Dsse { .. } => {
-                        return Err(reject(
-                            "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
-                        ))
-                    }
-                };
-                if *alg != ours {
-                    return Err(reject(format!(
-                        "the transparency-log entry logs a {} digest, the signature is over a {} digest",
-                        alg.name(),
-                        ours.name()
-                    )));
-                }
-                if digest.as_slice() != hash {
-                    return Err(reject(
-                        "the transparency-log entry is for other content than this signature's payload",
-                    ));
-                }
-                if s.as_slice() != signature {
-                    return Err(reject("the transparency-log entry logs another signature"));
-                }
-                if !verifier_matches(verifier, signer) {
-                    return Err(reject(
-                        "the transparency-log entry names another certificate or key than the signer",
-                    ));
-                }
-                Ok(())
+                hashed_digest_binds(*alg, digest, subject, *v2)?;
+                hashed_signature_binds(s, verifier, signature, signer)
             }
             (
                 Body::Envelope {
@@ -742,25 +733,14 @@ impl Body {
                     kind,
                 },
                 Subject::Dsse { payload: hash, .. },
-            ) => {
-                let hash_ok = payload_sha256
-                    .as_ref()
-                    .is_some_and(|h| h.as_slice() == *hash);
-                if !hash_ok {
-                    return Err(reject(format!(
-                        "the {kind} transparency-log entry is for another payload than this envelope's"
-                    )));
-                }
-                if !signatures
-                    .iter()
-                    .any(|(s, v)| s.as_slice() == signature && verifier_matches(v, signer))
-                {
-                    return Err(reject(format!(
-                        "the {kind} transparency-log entry does not log this envelope's signature and signer"
-                    )));
-                }
-                Ok(())
-            }
+            ) => envelope_binds(
+                kind,
+                payload_sha256.as_deref(),
+                signatures,
+                hash,
+                signature,
+                signer,
+            ),
             (
                 Body::EnvelopeHash {
                     envelope_sha256,
@@ -770,24 +750,14 @@ impl Body {
                 Subject::Dsse {
                     payload, envelope, ..
                 },
-            ) => {
-                if envelope.is_none_or(|e| e != envelope_sha256.as_slice()) {
-                    return Err(reject(
-                        "the intoto transparency-log entry is for another envelope than this one",
-                    ));
-                }
-                if payload_sha256.as_slice() != *payload {
-                    return Err(reject(
-                        "the intoto transparency-log entry is for another payload than this envelope's",
-                    ));
-                }
-                if !verifier_matches(verifier, signer) {
-                    return Err(reject(
-                        "the transparency-log entry names another certificate or key than the signer",
-                    ));
-                }
-                Ok(())
-            }
+            ) => envelope_hash_binds(
+                envelope_sha256,
+                payload_sha256,
+                verifier,
+                payload,
+                *envelope,
+                signer,
+            ),
             (Body::EnvelopeHash { .. }, Subject::Blob(..)) => Err(reject(
                 "the transparency-log entry is an intoto entry, but the signature is over a blob",
             )),
@@ -796,6 +766,112 @@ impl Body {
             ))),
         }
     }
+}
+
+/// The (algorithm, digest) a hashedrekord entry must log for `subject`.
+fn hashed_subject<'a>(subject: &Subject<'a>, v2: bool) -> Result<(HashAlg, &'a [u8]), Rejection> {
+    match subject {
+        Subject::Blob(a, h) => Ok((*a, *h)),
+        // A v2 hashedrekord over DSSE binds the SHA-256 of the envelope's PAE.
+        Subject::Dsse { pae, .. } if v2 => Ok((HashAlg::Sha256, *pae)),
+        Subject::Dsse { .. } => Err(reject(
+            "the transparency-log entry is a hashedrekord, but the bundle holds a DSSE envelope",
+        )),
+    }
+}
+
+/// Whether a hashedrekord entry's (algorithm, digest) is what `subject` needs it to log.
+fn hashed_digest_binds(
+    alg: HashAlg,
+    digest: &[u8],
+    subject: &Subject<'_>,
+    v2: bool,
+) -> Result<(), Rejection> {
+    let (ours, hash) = hashed_subject(subject, v2)?;
+    if alg != ours {
+        return Err(reject(format!(
+            "the transparency-log entry logs a {} digest, the signature is over a {} digest",
+            alg.name(),
+            ours.name()
+        )));
+    }
+    if digest != hash {
+        return Err(reject(
+            "the transparency-log entry is for other content than this signature's payload",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a hashedrekord entry logs exactly `signature`, by `signer`.
+fn hashed_signature_binds(
+    logged: &[u8],
+    verifier: &[u8],
+    signature: &[u8],
+    signer: &Signer<'_>,
+) -> Result<(), Rejection> {
+    if logged != signature {
+        return Err(reject("the transparency-log entry logs another signature"));
+    }
+    if !verifier_matches(verifier, signer) {
+        return Err(reject(
+            "the transparency-log entry names another certificate or key than the signer",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a dsse/intoto entry logs the envelope's payload hash and its signature by `signer`.
+fn envelope_binds(
+    kind: &str,
+    payload_sha256: Option<&[u8]>,
+    signatures: &[(Vec<u8>, Vec<u8>)],
+    hash: &[u8],
+    signature: &[u8],
+    signer: &Signer<'_>,
+) -> Result<(), Rejection> {
+    let hash_ok = payload_sha256.is_some_and(|h| h == hash);
+    if !hash_ok {
+        return Err(reject(format!(
+            "the {kind} transparency-log entry is for another payload than this envelope's"
+        )));
+    }
+    if !signatures
+        .iter()
+        .any(|(s, v)| s.as_slice() == signature && verifier_matches(v, signer))
+    {
+        return Err(reject(format!(
+            "the {kind} transparency-log entry does not log this envelope's signature and signer"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether an intoto 0.0.1 entry logs this envelope, its payload and its signer.
+fn envelope_hash_binds(
+    envelope_sha256: &[u8],
+    payload_sha256: &[u8],
+    verifier: &[u8],
+    payload: &[u8],
+    envelope: Option<&[u8]>,
+    signer: &Signer<'_>,
+) -> Result<(), Rejection> {
+    if envelope.is_none_or(|e| e != envelope_sha256) {
+        return Err(reject(
+            "the intoto transparency-log entry is for another envelope than this one",
+        ));
+    }
+    if payload_sha256 != payload {
+        return Err(reject(
+            "the intoto transparency-log entry is for another payload than this envelope's",
+        ));
+    }
+    if !verifier_matches(verifier, signer) {
+        return Err(reject(
+            "the transparency-log entry names another certificate or key than the signer",
+        ));
+    }
+    Ok(())
 }
 
 fn verifier_matches(verifier: &[u8], signer: &Signer<'_>) -> bool {

@@ -14,8 +14,9 @@ use const_oid::ObjectIdentifier;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
 
 use super::asn1::{self, children, read_tlv, Tlv};
-use super::certificate::{fmt_time, Cert, MAX_CHAIN};
+use super::certificate::fmt_time;
 use super::trust_root::{TimestampAuthority, TrustRoot};
+use super::x509::{Cert, MAX_CHAIN};
 use super::Rejection;
 
 /// Largest timestamp we read.
@@ -134,6 +135,39 @@ struct Token<'a> {
 
 /// Slices a DER `TimeStampResp` (or a bare `TimeStampToken`) into a [`Token`].
 fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
+    let content_info = content_info(der)?;
+    let sd = signed_data(&content_info)?;
+    // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo,
+    //   certificates [0] IMPLICIT OPTIONAL, crls [1] IMPLICIT OPTIONAL, signerInfos SET }
+    let mut it = sd.iter().skip(2);
+    let tst_info = encapsulated_tst_info(it.next())?;
+    let mut embedded = Vec::new();
+    let mut next = it.next();
+    if let Some(certs) = next.filter(|t| t.tag == 0xa0) {
+        embedded = embedded_certificates(certs)?;
+        next = it.next();
+    }
+    if next.is_some_and(|t| t.tag == 0xa1) {
+        next = it.next();
+    }
+    let signer = signer_info(next)?;
+    let (imprint_hash, imprint, gen_time_ns) = tst_info_fields(tst_info)?;
+    Ok(Token {
+        tst_info,
+        imprint_hash,
+        imprint,
+        gen_time_ns,
+        embedded,
+        sid: signer.sid,
+        digest_alg: signer.digest_alg,
+        signed_attrs: signer.signed_attrs,
+        signature_alg: signer.signature_alg,
+        signature: signer.signature,
+    })
+}
+
+/// The token's ContentInfo fields, from a granted response or a bare token.
+fn content_info(der: &[u8]) -> Result<Vec<Tlv<'_>>, Rejection> {
     if der.len() > MAX_TIMESTAMP_LEN {
         return Err(reject("the RFC 3161 timestamp is larger than 64 KiB"));
     }
@@ -144,7 +178,7 @@ fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
     let parts = children(outer.content).ok_or_else(|| malformed("not DER"))?;
     // TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo OPTIONAL };
     // a token is the ContentInfo itself, SEQUENCE { contentType OID, [0] EXPLICIT content }.
-    let content_info = match parts.first().map(|t| t.tag) {
+    match parts.first().map(|t| t.tag) {
         Some(0x30) => {
             let status = parts
                 .first()
@@ -158,11 +192,15 @@ fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
                 ));
             }
             children(parts.get(1).ok_or_else(|| malformed("no token"))?.content)
-                .ok_or_else(|| malformed("token"))?
+                .ok_or_else(|| malformed("token"))
         }
-        Some(0x06) => parts,
-        _ => return Err(malformed("neither a response nor a token")),
-    };
+        Some(0x06) => Ok(parts),
+        _ => Err(malformed("neither a response nor a token")),
+    }
+}
+
+/// The fields of the CMS SignedData a ContentInfo wraps.
+fn signed_data<'a>(content_info: &[Tlv<'a>]) -> Result<Vec<Tlv<'a>>, Rejection> {
     if !is_oid(content_info.first(), &SIGNED_DATA) {
         return Err(malformed("the token is not CMS SignedData"));
     }
@@ -170,47 +208,58 @@ fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
         .get(1)
         .filter(|t| t.tag == 0xa0)
         .ok_or_else(|| malformed("no SignedData"))?;
-    let sd = read_tlv(sd_wrapper.content)
+    read_tlv(sd_wrapper.content)
         .filter(|(t, _)| t.tag == 0x30)
         .and_then(|(t, _)| children(t.content))
-        .ok_or_else(|| malformed("SignedData"))?;
-    // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo,
-    //   certificates [0] IMPLICIT OPTIONAL, crls [1] IMPLICIT OPTIONAL, signerInfos SET }
-    let mut it = sd.iter().skip(2);
-    let encap = it
-        .next()
+        .ok_or_else(|| malformed("SignedData"))
+}
+
+/// The DER TSTInfo inside encapContentInfo, exactly as signed.
+fn encapsulated_tst_info<'a>(encap: Option<&Tlv<'a>>) -> Result<&'a [u8], Rejection> {
+    let encap = encap
         .filter(|t| t.tag == 0x30)
         .and_then(|t| children(t.content))
         .ok_or_else(|| malformed("encapContentInfo"))?;
     if !is_oid(encap.first(), &TST_INFO) {
         return Err(malformed("the signed content is not a TSTInfo"));
     }
-    let tst_info = encap
+    encap
         .get(1)
         .filter(|t| t.tag == 0xa0)
         .and_then(|t| read_tlv(t.content))
         .filter(|(t, rest)| t.tag == 0x04 && rest.is_empty())
         .map(|(t, _)| t.content)
-        .ok_or_else(|| malformed("eContent"))?;
+        .ok_or_else(|| malformed("eContent"))
+}
+
+/// The DER certificates embedded in SignedData `certificates`, at most [`MAX_CHAIN`].
+fn embedded_certificates<'a>(certs: &Tlv<'a>) -> Result<Vec<&'a [u8]>, Rejection> {
     let mut embedded = Vec::new();
-    let mut next = it.next();
-    if let Some(certs) = next.filter(|t| t.tag == 0xa0) {
-        for c in children(certs.content).ok_or_else(|| malformed("certificates"))? {
-            if c.tag == 0x30 {
-                embedded.push(c.full);
-            }
+    for c in children(certs.content).ok_or_else(|| malformed("certificates"))? {
+        if c.tag == 0x30 {
+            embedded.push(c.full);
         }
-        if embedded.len() > MAX_CHAIN {
-            return Err(reject(format!(
-                "the RFC 3161 timestamp embeds more than {MAX_CHAIN} certificates"
-            )));
-        }
-        next = it.next();
     }
-    if next.is_some_and(|t| t.tag == 0xa1) {
-        next = it.next();
+    if embedded.len() > MAX_CHAIN {
+        return Err(reject(format!(
+            "the RFC 3161 timestamp embeds more than {MAX_CHAIN} certificates"
+        )));
     }
-    let signer_infos = next
+    Ok(embedded)
+}
+
+/// The fields of the token's one SignerInfo the checks need.
+struct SignerFields<'a> {
+    sid: Tlv<'a>,
+    digest_alg: Hash,
+    signed_attrs: Tlv<'a>,
+    signature_alg: &'a [u8],
+    signature: &'a [u8],
+}
+
+/// Reads `signerInfos`, which must hold exactly one SignerInfo with signed attributes.
+fn signer_info<'a>(signer_infos: Option<&Tlv<'a>>) -> Result<SignerFields<'a>, Rejection> {
+    let signer_infos = signer_infos
         .filter(|t| t.tag == 0x31)
         .and_then(|t| children(t.content))
         .ok_or_else(|| malformed("signerInfos"))?;
@@ -237,7 +286,17 @@ fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
     if signature_alg.tag != 0x30 || signature.tag != 0x04 {
         return Err(malformed("signature"));
     }
+    Ok(SignerFields {
+        sid,
+        digest_alg,
+        signed_attrs,
+        signature_alg: signature_alg.full,
+        signature: signature.content,
+    })
+}
 
+/// The message imprint (hash, value) and genTime (ns) of a DER TSTInfo.
+fn tst_info_fields(tst_info: &[u8]) -> Result<(Hash, &[u8], i128), Rejection> {
     // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, ... }
     let tst = read_tlv(tst_info)
         .filter(|(t, rest)| t.tag == 0x30 && rest.is_empty())
@@ -268,18 +327,7 @@ fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
         .filter(|t| t.tag == 0x18)
         .and_then(|t| parse_generalized_time_ns(t.content))
         .ok_or_else(|| malformed("genTime"))?;
-    Ok(Token {
-        tst_info,
-        imprint_hash,
-        imprint: imprint_value.content,
-        gen_time_ns,
-        embedded,
-        sid,
-        digest_alg,
-        signed_attrs,
-        signature_alg: signature_alg.full,
-        signature: signature.content,
-    })
+    Ok((imprint_hash, imprint_value.content, gen_time_ns))
 }
 
 /// The signed attributes' values the checks need.

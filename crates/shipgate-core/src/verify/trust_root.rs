@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::certificate::{Cert, MAX_CHAIN};
 use super::keys::PublicKey;
+use super::x509::{Cert, MAX_CHAIN};
 use super::VerifyError;
 
 /// The public-good root, embedded at build time (see `data/README.md`).
