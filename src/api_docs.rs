@@ -6,12 +6,50 @@ use schemars::generate::SchemaSettings;
 use serde_json::{json, Value};
 
 use crate::decision::Decision;
+use crate::evaluate;
 use crate::gate::DecisionRequest;
 
 /// `shipgate decision schema`: JSON Schema (draft 2020-12) of the decision every adapter emits.
 pub fn decision_schema() -> Value {
-    let schema = schemars::schema_for!(Decision);
-    schema.to_value()
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.root_schema_for::<Decision>().to_value();
+    let reports = report_refs(&mut generator, "#/$defs/");
+    if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
+        defs.extend(generator.take_definitions(true));
+    }
+    describe_evidence(&mut schema["$defs"]["Check"], reports);
+    schema
+}
+
+/// The typed reports a check's `evidence` holds, added to `generator`'s definitions.
+fn report_refs(generator: &mut schemars::SchemaGenerator, path: &str) -> Vec<Value> {
+    let mut names = Vec::new();
+    generator.subschema_for::<evaluate::SignatureReport>();
+    names.push("SignatureReport");
+    generator.subschema_for::<evaluate::ProvenanceReport>();
+    names.push("ProvenanceReport");
+    generator.subschema_for::<evaluate::VulnerabilityReport>();
+    names.push("VulnerabilityReport");
+    generator.subschema_for::<evaluate::BaseImageReport>();
+    names.push("BaseImageReport");
+    names
+        .into_iter()
+        .map(|n| json!({ "$ref": format!("{path}{n}") }))
+        .collect()
+}
+
+/// `Check.evidence`: one of the typed reports (by `check`), or, when a decision had to be
+/// trimmed to its size bound, an object that says what was left out.
+fn describe_evidence(check: &mut Value, reports: Vec<Value>) {
+    let mut any_of = reports;
+    any_of.push(json!({
+        "type": "object",
+        "description": "Evidence trimmed to keep the decision small: `omitted` says how much; top-level boolean flags are kept."
+    }));
+    check["properties"]["evidence"] = json!({
+        "description": "What the check saw: `SignatureReport` (signature), `ProvenanceReport` (provenance), `VulnerabilityReport` (vulnerabilities), `BaseImageReport` (base-image); absent for checks before any policy applies. Strings and lists are bounded.",
+        "anyOf": any_of
+    });
 }
 
 /// `docs/codes.md`.
@@ -26,7 +64,11 @@ pub fn openapi() -> Value {
         .into_generator();
     let decision = generator.subschema_for::<Decision>().to_value();
     let request = generator.subschema_for::<DecisionRequest>().to_value();
+    let reports = report_refs(&mut generator, "#/components/schemas/");
     let mut schemas = generator.take_definitions(true);
+    if let Some(check) = schemas.get_mut("Check") {
+        describe_evidence(check, reports);
+    }
     schemas.insert("Decision".into(), decision);
     schemas.insert("DecisionRequest".into(), request);
     schemas.insert(

@@ -320,7 +320,29 @@ fn decide(case: Case) -> Decision {
         .unwrap();
     d.evaluated_at = "[evaluated_at]".into();
     d.duration_ms = 0;
+    assert_typed_evidence(&d);
     d
+}
+
+/// Every check's evidence reads back as the typed report of its family (what adapters use).
+fn assert_typed_evidence(d: &Decision) {
+    use shipgate::evaluate::{
+        BaseImageReport, ProvenanceReport, SignatureReport, VulnerabilityReport,
+    };
+    for c in d.checks.iter() {
+        let typed = match c.check.as_str() {
+            "signature" => c.report::<SignatureReport>().is_some(),
+            "provenance" => c.report::<ProvenanceReport>().is_some(),
+            "vulnerabilities" => c.report::<VulnerabilityReport>().is_some(),
+            "base-image" => c.report::<BaseImageReport>().is_some(),
+            _ => c.evidence.is_null(),
+        };
+        assert!(
+            typed,
+            "{} evidence is not its typed report: {}",
+            c.check, c.evidence
+        );
+    }
 }
 
 /// Both forms of one decision, as one snapshot each.

@@ -1,7 +1,9 @@
 //! The `base-image` check: is every platform of the image built on an allowed base (its layers
 //! begin with the base's complete layer list) and on no denied one? Pure: no I/O.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::base_hints::BaseHint;
 
 use crate::decision::{Check, CheckCode, CheckResult};
 use crate::evidence::base_image::{
@@ -10,6 +12,63 @@ use crate::evidence::base_image::{
 use crate::policy::base_pattern::BasePattern;
 use crate::policy::BaseImagePolicy;
 use crate::reference::{Digest, ImageRef};
+
+/// The evidence of a `base-image` check.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BaseImageReport {
+    /// The image's manifests: one, or one per platform of an index.
+    pub image: Vec<PlatformReport>,
+    /// The image's `org.opencontainers.image.base.*` annotations (a hint, never proof).
+    pub annotation: Option<BaseAnnotation>,
+    /// Images the provenance lists among the build's inputs (hints, never proof).
+    pub provenance_hints: Vec<BaseHint>,
+    /// What each `allow` pattern resolved to.
+    pub allow: Vec<PatternReport>,
+    /// What each `deny` pattern resolved to.
+    pub deny: Vec<PatternReport>,
+    /// Platforms built on a denied base (when any is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied: Option<Vec<String>>,
+    /// The allowed base each platform is built on (once deny was ruled out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_on: Option<Vec<BuiltOnReport>>,
+}
+
+/// One manifest of the image.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlatformReport {
+    pub platform: Option<String>,
+    pub digest: String,
+    pub layers: usize,
+}
+
+/// What one pattern resolved to.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PatternReport {
+    pub pattern: String,
+    pub candidates: Vec<CandidateReport>,
+    pub notes: Vec<String>,
+    pub errors: Vec<String>,
+    pub truncated: Vec<String>,
+}
+
+/// A base image a pattern selected.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CandidateReport {
+    pub name: String,
+    pub digest: String,
+    /// The most layers any of its platforms has.
+    pub layers: usize,
+}
+
+/// The allowed base a platform is built on.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BuiltOnReport {
+    pub platform: Option<String>,
+    pub base: String,
+    pub digest: String,
+    pub pattern: String,
+}
 
 /// How many candidates a "compared with" list names (the rest are counted).
 const MAX_NAMED: usize = 5;
@@ -54,7 +113,7 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
     // Deny wins: any platform on a denied base fails, whatever else matches.
     let denied = ctx.denied();
     if !denied.is_empty() {
-        evidence["denied"] = json!(denied);
+        evidence.denied = Some(denied.clone());
         return ctx.check(
             CheckCode::BaseDenied,
             CheckResult::Fail,
@@ -72,15 +131,17 @@ pub fn base_image_check(policy: &str, rule: &BaseImagePolicy, found: &BaseImageE
             None => missing.push(p),
         }
     }
-    evidence["built_on"] = json!(built_on
-        .iter()
-        .map(|(p, pattern, c)| json!({
-            "platform": p.platform.as_ref().map(|x| x.to_string()),
-            "base": c.name,
-            "digest": c.digest.as_str(),
-            "pattern": pattern,
-        }))
-        .collect::<Vec<_>>());
+    evidence.built_on = Some(
+        built_on
+            .iter()
+            .map(|(p, pattern, c)| BuiltOnReport {
+                platform: p.platform.as_ref().map(|x| x.to_string()),
+                base: c.name.clone(),
+                digest: c.digest.to_string(),
+                pattern: pattern.to_string(),
+            })
+            .collect(),
+    );
 
     if missing.is_empty() {
         ctx.allowed(&built_on, evidence, deny_errors)
@@ -107,28 +168,34 @@ impl<'a> Ctx<'a> {
         code: CheckCode,
         result: CheckResult,
         reason: String,
-        evidence: Value,
+        evidence: BaseImageReport,
     ) -> Check {
-        Check::new("base-image", code, Some(self.policy), result, reason).with_evidence(evidence)
+        Check::new("base-image", code, Some(self.policy), result, reason).with_report(&evidence)
     }
 
     /// The evidence every outcome carries: the image's platforms and what each pattern found.
-    fn evidence(&self) -> Value {
+    fn evidence(&self) -> BaseImageReport {
         let found = self.found;
-        json!({
-            "image": found.image.iter().map(|p| json!({
-                "platform": p.platform.as_ref().map(|x| x.to_string()),
-                "digest": p.digest.as_str(),
-                "layers": p.layers.len(),
-            })).collect::<Vec<_>>(),
-            "annotation": found.annotation,
-            "provenance_hints": found.hints,
-            "allow": self.candidates_json(&self.rule.allow),
-            "deny": self.candidates_json(&self.rule.deny),
-        })
+        BaseImageReport {
+            image: found
+                .image
+                .iter()
+                .map(|p| PlatformReport {
+                    platform: p.platform.as_ref().map(|x| x.to_string()),
+                    digest: p.digest.to_string(),
+                    layers: p.layers.len(),
+                })
+                .collect(),
+            annotation: found.annotation.clone(),
+            provenance_hints: found.hints.clone(),
+            allow: self.candidates_report(&self.rule.allow),
+            deny: self.candidates_report(&self.rule.deny),
+            denied: None,
+            built_on: None,
+        }
     }
 
-    fn candidates_json(&self, patterns: &[BasePattern]) -> Vec<Value> {
+    fn candidates_report(&self, patterns: &[BasePattern]) -> Vec<PatternReport> {
         patterns
             .iter()
             .map(|p| {
@@ -138,19 +205,23 @@ impl<'a> Ctx<'a> {
                     .get(&p.text)
                     .cloned()
                     .unwrap_or_default();
-                json!({
-                    "pattern": p.text,
-                    "candidates": pc.candidates.iter().map(|c| json!({
-                        "name": c.name,
-                        "digest": c.digest.as_str(),
-                        "layers": c.layer_count(),
-                    })).collect::<Vec<_>>(),
-                    "notes": pc.notes,
-                    "errors": pc.errors,
-                    "truncated": pc.truncated,
-                })
+                PatternReport {
+                    pattern: p.text.clone(),
+                    candidates: pc
+                        .candidates
+                        .iter()
+                        .map(|c| CandidateReport {
+                            name: c.name.clone(),
+                            digest: c.digest.to_string(),
+                            layers: c.layer_count(),
+                        })
+                        .collect(),
+                    notes: pc.notes,
+                    errors: pc.errors,
+                    truncated: pc.truncated,
+                }
             })
-            .collect::<Vec<_>>()
+            .collect()
     }
 
     fn errors_of(&self, patterns: &[BasePattern]) -> Vec<String> {
@@ -194,7 +265,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Every platform is on an allowed base: pass, unless a denied base cannot be ruled out.
-    fn allowed(&self, built_on: &[BuiltOn], evidence: Value, deny_errors: Vec<String>) -> Check {
+    fn allowed(
+        &self,
+        built_on: &[BuiltOn],
+        evidence: BaseImageReport,
+        deny_errors: Vec<String>,
+    ) -> Check {
         let mut reason = self.allowed_reason(built_on);
         if !deny_errors.is_empty() {
             reason.push_str(&format!(
@@ -255,7 +331,7 @@ impl<'a> Ctx<'a> {
     fn not_allowed(
         &self,
         missing: &[&PlatformLayers],
-        evidence: Value,
+        evidence: BaseImageReport,
         deny_errors: Vec<String>,
     ) -> Check {
         let all: Vec<&Candidate> = self

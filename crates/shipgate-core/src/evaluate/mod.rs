@@ -23,9 +23,15 @@ use crate::policy::Policy;
 use crate::reference::Digest;
 use crate::verify::Verifier;
 
-pub use base_image::base_image_check;
+pub use base_image::{
+    base_image_check, BaseImageReport, BuiltOnReport, CandidateReport, PatternReport,
+    PlatformReport,
+};
 pub use needs::{Needs, ScanNeeds};
-pub use provenance::{build_facts, provenance_check, BuildFacts};
+pub use provenance::{
+    build_facts, provenance_check, BuildFacts, ProvenanceFacts, ProvenanceReport,
+    RejectedAttestation, VerifiedProvenance,
+};
 pub use signature::{signature_check, SignatureReport};
 pub use vulnerabilities::{
     vulnerability_check, ExpiredIgnore, IgnoredFinding, NotCounted, RulesApplied, Violation,

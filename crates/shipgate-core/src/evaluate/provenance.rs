@@ -1,7 +1,7 @@
 //! The `provenance` check: a SLSA provenance attestation about this digest, signed by an
 //! authority of the policy, whose builder, build type and source match the policy.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::decision::{Check, CheckCode, CheckResult};
 
@@ -14,8 +14,57 @@ use crate::verify::{Subject, VerifiedAttestation, Verifier};
 /// Most distinct rejection reasons quoted in a reason.
 const MAX_REASONS: usize = 6;
 
+/// The evidence of a `provenance` check.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ProvenanceReport {
+    /// The SLSA predicate type the rule requires.
+    pub predicate_type: String,
+    pub authorities: Vec<String>,
+    /// Every attestation that verified for an authority, whatever its predicate.
+    pub verified: Vec<VerifiedProvenance>,
+    /// The verified provenance of the required type: its facts and how they differ from the rule.
+    pub provenance: Vec<ProvenanceFacts>,
+    /// Attestations that verified for no authority, and why.
+    pub rejected: Vec<RejectedAttestation>,
+    /// `requirePredicates` with no verified attestation.
+    pub missing_predicates: Vec<String>,
+    pub attestations_found: usize,
+    pub looked_at: Vec<String>,
+    pub lookup_errors: Vec<String>,
+    pub truncated: Vec<String>,
+}
+
+/// An attestation that verified.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct VerifiedProvenance {
+    pub predicate_type: String,
+    pub authority: String,
+    pub signer: String,
+    pub issuer: Option<String>,
+    pub tlog_index: Option<u64>,
+    pub source: String,
+}
+
+/// A verified provenance of the required type.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ProvenanceFacts {
+    pub source: String,
+    pub facts: BuildFacts,
+    /// How the facts differ from the rule (empty: it meets the rule).
+    pub mismatches: Vec<String>,
+}
+
+/// An attestation that did not verify.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct RejectedAttestation {
+    pub source: String,
+    pub reason: String,
+}
+
 /// What a provenance predicate says about the build, for SLSA v1 and v0.2.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct BuildFacts {
     pub builder_id: Option<String>,
     pub build_type: Option<String>,
@@ -159,10 +208,10 @@ pub fn provenance_check(
             CheckResult::Pass,
             judged.pass_reason(v, facts),
         )
-        .with_evidence(evidence);
+        .with_report(&evidence);
     }
     let (code, result, reason) = judged.failure(digest, good.is_some());
-    Check::new(CHECK, code, Some(policy), result, reason).with_evidence(evidence)
+    Check::new(CHECK, code, Some(policy), result, reason).with_report(&evidence)
 }
 
 /// Verifies each attestation against the rule's authorities: the verified ones, and the
@@ -247,31 +296,50 @@ impl<'a> Judged<'a> {
         }
     }
 
-    fn evidence(&self) -> Value {
+    fn evidence(&self) -> ProvenanceReport {
         let (rule, found) = (self.rule, self.found);
-        json!({
-            "predicate_type": rule.predicate_type,
-            "authorities": rule.authorities.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
-            "verified": self.verified.iter().map(|v| json!({
-                "predicate_type": v.predicate_type,
-                "authority": v.signature.authority,
-                "signer": v.signature.signer,
-                "issuer": v.signature.issuer,
-                "tlog_index": v.signature.tlog_index,
-                "source": v.signature.source,
-            })).collect::<Vec<_>>(),
-            "provenance": self.candidates.iter().map(|(v, facts, problems)| json!({
-                "source": v.signature.source,
-                "facts": facts,
-                "mismatches": problems,
-            })).collect::<Vec<_>>(),
-            "rejected": self.rejected.iter().map(|(s, r)| json!({"source": s, "reason": r})).collect::<Vec<_>>(),
-            "missing_predicates": self.missing_predicates,
-            "attestations_found": found.artifacts.len(),
-            "looked_at": found.notes,
-            "lookup_errors": found.errors,
-            "truncated": found.truncated,
-        })
+        ProvenanceReport {
+            predicate_type: rule.predicate_type.clone(),
+            authorities: rule.authorities.iter().map(|a| a.name.clone()).collect(),
+            verified: self
+                .verified
+                .iter()
+                .map(|v| VerifiedProvenance {
+                    predicate_type: v.predicate_type.clone(),
+                    authority: v.signature.authority.clone(),
+                    signer: v.signature.signer.clone(),
+                    issuer: v.signature.issuer.clone(),
+                    tlog_index: v.signature.tlog_index,
+                    source: v.signature.source.clone(),
+                })
+                .collect(),
+            provenance: self
+                .candidates
+                .iter()
+                .map(|(v, facts, problems)| ProvenanceFacts {
+                    source: v.signature.source.clone(),
+                    facts: facts.clone(),
+                    mismatches: problems.clone(),
+                })
+                .collect(),
+            rejected: self
+                .rejected
+                .iter()
+                .map(|(source, reason)| RejectedAttestation {
+                    source: source.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            missing_predicates: self
+                .missing_predicates
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            attestations_found: found.artifacts.len(),
+            looked_at: found.notes.clone(),
+            lookup_errors: found.errors.clone(),
+            truncated: found.truncated.clone(),
+        }
     }
 
     /// Who signed the passing provenance, its builder and source.
@@ -386,6 +454,7 @@ impl<'a> Judged<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_named_field_the_provenance_lacks_fails() {

@@ -20,7 +20,7 @@ pub const MAX_HINTS: usize = 16;
 const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 
 /// A container image the provenance says the build used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct BaseHint {
     /// The reference as a registry name: `docker.io/library/alpine:3.19`.
     pub name: String,

@@ -110,7 +110,7 @@ pub struct PatternCandidates {
 }
 
 /// The `org.opencontainers.image.base.*` annotations of the image, as written.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaseAnnotation {
     pub name: Option<String>,
     pub digest: Option<String>,
