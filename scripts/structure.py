@@ -50,7 +50,8 @@ def edges(src):
                 top_me = me2.split("::")[0]
                 if target == top_me and sub:
                     target = f"{target}::{sub}"
-                    if target != me2 and os.path.exists(os.path.join(src, m.group(1), sub + ".rs")) or os.path.isdir(os.path.join(src, m.group(1), sub or "")):
+                    is_module = os.path.exists(os.path.join(src, m.group(1), sub + ".rs")) or os.path.isdir(os.path.join(src, m.group(1), sub))
+                    if target != me2 and is_module:
                         graph[me2].add(target)
                     continue
                 if target != top_me and (os.path.exists(os.path.join(src, target + ".rs")) or os.path.isdir(os.path.join(src, target))):

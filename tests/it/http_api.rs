@@ -160,6 +160,18 @@ async fn health_and_readiness() {
     let (status, body) = call(&app, "GET", "/readyz", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["policies"], 1);
+    // The gate's base-image cache is visible.
+    let (status, body) = call(&app, "GET", "/metrics", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().unwrap_or_default();
+    assert!(
+        text.contains("shipgate_base_image_cache_entries 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shipgate_base_image_cache_total{outcome=\"hit\"} 0"),
+        "{text}"
+    );
     // The API describes itself, as `shipgate openapi` and docs/openapi.json do.
     let (status, body) = call(&app, "GET", "/openapi.json", "").await;
     assert_eq!(status, StatusCode::OK);

@@ -308,27 +308,37 @@ fn keyless_identity_must_match_and_needs_its_log_entry() {
         &image,
     ));
 
+    let code = |d: &shipgate::decision::Decision| {
+        d.checks
+            .iter()
+            .find(|c| c.check == "signature")
+            .map(|c| c.code)
+    };
+    use shipgate::decision::CheckCode;
+    let ok = decide(
+        &gate(&reg.host, &policy(ISSUER, RELEASE), Some(&root)),
+        &image,
+    );
+    assert_eq!(code(&ok), Some(CheckCode::SignatureVerified));
     let dev = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/dev";
-    assert_fail(
-        &decide(&gate(&reg.host, &policy(ISSUER, dev), Some(&root)), &image),
-        &["`ci`", RELEASE],
-    );
-    assert_fail(
-        &decide(
-            &gate(
-                &reg.host,
-                &policy("https://accounts.google.com", RELEASE),
-                Some(&root),
-            ),
-            &image,
+    let d = decide(&gate(&reg.host, &policy(ISSUER, dev), Some(&root)), &image);
+    assert_fail(&d, &["`ci`", RELEASE]);
+    assert_eq!(code(&d), Some(CheckCode::SignatureIdentityMismatch));
+    let d = decide(
+        &gate(
+            &reg.host,
+            &policy("https://accounts.google.com", RELEASE),
+            Some(&root),
         ),
-        &["`ci`", ISSUER],
+        &image,
     );
-    // The same certificate and signature under the public-good root: not our CA.
-    assert_fail(
-        &decide(&gate(&reg.host, &policy(ISSUER, RELEASE), None), &image),
-        &["`ci`"],
-    );
+    assert_fail(&d, &["`ci`", ISSUER]);
+    assert_eq!(code(&d), Some(CheckCode::SignatureIdentityMismatch));
+    // The same certificate and signature under the public-good root: not our CA, so not an
+    // identity mismatch but a signature that does not verify.
+    let d = decide(&gate(&reg.host, &policy(ISSUER, RELEASE), None), &image);
+    assert_eq!(code(&d), Some(CheckCode::SignatureUnverified));
+    assert_fail(&d, &["`ci`"]);
 
     // Without the Rekor bundle the signature does not count.
     let other = push_image(&reg.url(), "team/app", "nolog");
