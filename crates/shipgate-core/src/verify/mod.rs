@@ -39,6 +39,7 @@ pub mod fuzzing;
 mod judge;
 mod keys;
 mod legacy;
+pub mod notation;
 mod rekor;
 mod timestamp;
 mod trust_root;
