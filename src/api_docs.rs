@@ -32,6 +32,8 @@ fn report_refs(generator: &mut schemars::SchemaGenerator, path: &str) -> Vec<Val
     names.push("VulnerabilityReport");
     generator.subschema_for::<evaluate::BaseImageReport>();
     names.push("BaseImageReport");
+    generator.subschema_for::<evaluate::EcrSigningReport>();
+    names.push("EcrSigningReport");
     names
         .into_iter()
         .map(|n| json!({ "$ref": format!("{path}{n}") }))
@@ -47,7 +49,7 @@ fn describe_evidence(check: &mut Value, reports: Vec<Value>) {
         "description": "Evidence trimmed to keep the decision small: `omitted` says how much; top-level boolean flags are kept."
     }));
     check["properties"]["evidence"] = json!({
-        "description": "What the check saw: `SignatureReport` (signature), `ProvenanceReport` (provenance), `VulnerabilityReport` (vulnerabilities), `BaseImageReport` (base-image); absent for checks before any policy applies. Strings and lists are bounded.",
+        "description": "What the check saw: `SignatureReport` (signature), `ProvenanceReport` (provenance), `VulnerabilityReport` (vulnerabilities), `BaseImageReport` (base-image), `EcrSigningReport` (ecr-signing); absent for checks before any policy applies. Strings and lists are bounded.",
         "anyOf": any_of
     });
 }

@@ -9,7 +9,7 @@ use shipgate_core::evidence::Evidence;
 use super::base_image::BaseImageCache;
 use super::ecr_findings::{CollectPlan, ScanFindings};
 use super::signatures::CollectLimits;
-use super::{attestations, base_hints, base_image, ecr_findings, signatures};
+use super::{attestations, base_hints, base_image, ecr_findings, ecr_signing, signatures};
 use crate::reference::{Digest, Repository};
 use crate::registry::Registry;
 
@@ -30,7 +30,7 @@ impl Collectors<'_> {
     pub async fn collect(&self, needs: &Needs, repo: &Repository, digest: &Digest) -> Evidence {
         // Signatures and attestations share one referrer lookup.
         let bundles = signatures::referrer_bundles(self.registry, repo, digest, self.limits);
-        let (signatures, scan, (attestations, base_images)) = tokio::join!(
+        let (signatures, scan, (attestations, base_images), ecr_signing) = tokio::join!(
             async {
                 if !needs.signatures {
                     return None;
@@ -77,6 +77,16 @@ impl Collectors<'_> {
                     )
                 };
                 (attestations, base_images)
+            },
+            async {
+                if !needs.ecr_signing {
+                    return None;
+                }
+                // Answer a little before the gate gives up, so the decision says why.
+                let margin = (self.timeout / 10).min(Duration::from_millis(200));
+                let found =
+                    ecr_signing::collect(self.findings, repo, digest, self.deadline - margin);
+                Some(found.await)
             }
         );
         Evidence {
@@ -84,6 +94,7 @@ impl Collectors<'_> {
             attestations,
             scan,
             base_images,
+            ecr_signing,
         }
     }
 

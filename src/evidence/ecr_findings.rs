@@ -15,6 +15,7 @@ use crate::registry::ecr::parse_ecr_host;
 use crate::registry::ecr::EcrClients;
 use crate::registry::LoaderHook;
 pub use shipgate_core::evidence::ecr_findings::*;
+use shipgate_core::evidence::ecr_signing::EcrSigningStatus;
 
 /// One page of `DescribeImageScanFindings`.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +50,18 @@ pub trait ScanFindings: Send + Sync {
 
     /// Starts a basic scan of `target`.
     async fn start_scan(&self, target: &ScanTarget) -> Result<(), EcrCallError>;
+
+    /// ECR's managed-signing statuses of `target` (`DescribeImageSigningStatus`). The default
+    /// says this port cannot read them, so an `ecrSigning` rule errors instead of passing.
+    async fn signing_status(
+        &self,
+        target: &ScanTarget,
+    ) -> Result<Vec<EcrSigningStatus>, EcrCallError> {
+        let _ = target;
+        Err(EcrCallError::Fatal(
+            "this ECR client does not read managed-signing status".into(),
+        ))
+    }
 }
 
 /// Pages of one scan read at most (ECR pages hold up to 1000 findings).
@@ -344,7 +357,7 @@ where
             // Missing credentials surface as a dispatch failure, but retrying will not help.
             if detail.contains("CredentialsNotLoaded") || detail.contains("ProviderChainError") {
                 return EcrCallError::Fatal(format!(
-                    "{where_} failed: no AWS credentials could be loaded (environment, profile, SSO, web identity, container or instance role); give the gate credentials with ecr:DescribeImageScanFindings"
+                    "{where_} failed: no AWS credentials could be loaded (environment, profile, SSO, web identity, container or instance role); give the gate credentials with ecr:{op}"
                 ));
             }
             EcrCallError::Retryable(format!("{where_} failed: {detail}"))
@@ -446,7 +459,47 @@ impl ScanFindings for AwsScanFindings {
             .map_err(|e| classify("StartImageScan", target, e))?;
         Ok(())
     }
+
+    async fn signing_status(
+        &self,
+        target: &ScanTarget,
+    ) -> Result<Vec<EcrSigningStatus>, EcrCallError> {
+        let client = self
+            .clients
+            .get(&target.region)
+            .await
+            .map_err(|e| EcrCallError::Fatal(e.to_string()))?;
+        let out = client
+            .describe_image_signing_status()
+            .registry_id(&target.registry_id)
+            .repository_name(&target.repository)
+            .image_id(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(&target.digest)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("DescribeImageSigningStatus", target, e))?;
+        Ok(out
+            .signing_statuses()
+            .iter()
+            .take(MAX_SIGNING_STATUSES)
+            .map(|s| EcrSigningStatus {
+                signing_profile_arn: s.signing_profile_arn().map(str::to_string),
+                status: s
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "UNKNOWN".into()),
+                failure_code: s.failure_code().map(str::to_string),
+                failure_reason: s.failure_reason().map(str::to_string),
+            })
+            .collect())
+    }
 }
+
+/// Signing statuses read per image at most (ECR has one per matching signing rule, ≤ 10).
+const MAX_SIGNING_STATUSES: usize = 32;
 
 fn page_from_sdk(
     out: &aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput,

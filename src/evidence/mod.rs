@@ -6,6 +6,7 @@ pub mod attestations;
 pub mod base_image;
 pub mod collect;
 pub mod ecr_findings;
+pub mod ecr_signing;
 pub mod signatures;
 
 pub use shipgate_core::evidence::base_hints;

@@ -11,6 +11,7 @@ mod conformance;
 mod deadlines;
 mod docs_examples;
 mod ecr_findings;
+mod ecr_signing;
 mod evidence_bounds;
 mod fixtures_selftest;
 mod gate_harness;

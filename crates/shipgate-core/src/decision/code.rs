@@ -98,6 +98,24 @@ check_codes! {
         "The policy reads ECR findings, but the image is not in ECR.",
         "Push the image to Amazon ECR, or narrow this policy's `images` to ECR repositories.";
 
+    EcrSigningComplete = "ecr-signing-complete",
+        "Amazon ECR reports that its managed signing of the image is complete.", "";
+    EcrSigningMissing = "ecr-signing-missing",
+        "ECR reports no managed signing of the image (by the profile the policy names).",
+        "Add an ECR signing configuration rule that matches the repository (and the policy's signing profile), then push the image again.";
+    EcrSigningFailed = "ecr-signing-failed",
+        "ECR's managed signing of the image failed.",
+        "Fix what the failure code says (e.g. the signing profile's state or ECR's permissions on AWS Signer), then push the image again.";
+    EcrSigningPending = "ecr-signing-pending",
+        "ECR is still signing the image.",
+        "Retry in a few seconds; ECR signs shortly after the push.";
+    EcrSigningUnavailable = "ecr-signing-unavailable",
+        "ECR could not be asked for the image's signing status.",
+        "Check the gate's AWS credentials (ecr:DescribeImageSigningStatus) and region, then retry.";
+    EcrSigningNotEcr = "ecr-signing-not-ecr",
+        "The policy requires ECR managed signing, but the image is not in ECR.",
+        "Push the image to Amazon ECR, or narrow this policy's `images` to ECR repositories.";
+
     BaseAllowed = "base-allowed",
         "Every platform of the image is built on an allowed base.", "";
     BaseNotAllowed = "base-not-allowed",

@@ -7,6 +7,7 @@
 //! silently absent check.
 
 mod base_image;
+mod ecr_signing;
 mod needs;
 mod provenance;
 mod signature;
@@ -27,6 +28,7 @@ pub use base_image::{
     base_image_check, BaseImageReport, BuiltOnReport, CandidateReport, PatternReport,
     PlatformReport,
 };
+pub use ecr_signing::{ecr_signing_check, EcrSigningReport};
 pub use needs::{Needs, ScanNeeds};
 pub use provenance::{
     build_facts, provenance_check, BuildFacts, ProvenanceFacts, ProvenanceReport,
@@ -39,7 +41,7 @@ pub use vulnerabilities::{
 };
 
 /// The checks of `policies` for `digest` from `evidence`: one per rule of every policy, in a
-/// fixed order (provenance, signature, vulnerabilities, base image), judged against `today`
+/// fixed order (provenance, signature, vulnerabilities, base image, ECR signing), judged against `today`
 /// (UTC; decides which ignore entries have expired).
 pub fn evaluate(
     policies: &[Arc<Policy>],
@@ -60,6 +62,7 @@ pub fn evaluate(
             vulnerabilities,
             base_images,
             provenance,
+            ecr_signing,
             sha256: _,
             source: _,
         } = policy.as_ref();
@@ -85,6 +88,12 @@ pub fn evaluate(
             checks.push(match &evidence.base_images {
                 Some(found) => base_image_check(name, rule, found),
                 None => not_collected(name, "base-image", "base images"),
+            });
+        }
+        if let Some(rule) = ecr_signing {
+            checks.push(match &evidence.ecr_signing {
+                Some(found) => ecr_signing_check(name, rule, found),
+                None => not_collected(name, "ecr-signing", "ECR signing statuses"),
             });
         }
     }

@@ -18,6 +18,8 @@ pub struct Needs {
     pub scan: Option<ScanNeeds>,
     /// Every `baseImages` pattern of every policy (allow and deny); empty: no base-image rule.
     pub base_patterns: Vec<BasePattern>,
+    /// ECR's managed-signing status (an `ecrSigning` rule).
+    pub ecr_signing: bool,
 }
 
 /// How to read the scan: the longest wait any policy allows, and whether any starts a scan.
@@ -41,11 +43,13 @@ impl Needs {
                 vulnerabilities,
                 base_images,
                 provenance,
+                ecr_signing,
                 sha256: _,
                 source: _,
             } = policy.as_ref();
             needs.signatures |= signatures.is_some();
             needs.attestations |= provenance.is_some();
+            needs.ecr_signing |= ecr_signing.is_some();
             if let Some(v) = vulnerabilities {
                 let scan = needs.scan.get_or_insert_with(ScanNeeds::default);
                 scan.wait_for_scan = scan.wait_for_scan.max(v.wait_for_scan);
@@ -73,5 +77,6 @@ impl Needs {
             && !self.attestations
             && self.scan.is_none()
             && self.base_patterns.is_empty()
+            && !self.ecr_signing
     }
 }

@@ -7,6 +7,7 @@ pub mod attestations;
 pub mod base_hints;
 pub mod base_image;
 pub mod ecr_findings;
+pub mod ecr_signing;
 pub mod severity;
 pub mod signatures;
 
@@ -68,4 +69,5 @@ pub struct Evidence {
     pub attestations: Option<attestations::AttestationCollection>,
     pub scan: Option<ecr_findings::ScanEvidence>,
     pub base_images: Option<base_image::BaseImageEvidence>,
+    pub ecr_signing: Option<ecr_signing::EcrSigningEvidence>,
 }

@@ -74,6 +74,18 @@ pub struct ProvenancePolicy {
     pub require_predicates: Vec<String>,
 }
 
+/// The ECR managed-signing requirement of a policy (`ecrSigning:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrSigningPolicy {
+    /// The status ECR must report: `COMPLETE`.
+    pub status: String,
+    /// Only a status of this signing profile counts; any profile when `None`.
+    pub signing_profile_arn: Option<String>,
+}
+
+/// The one status an `ecrSigning` rule can require.
+pub const ECR_SIGNING_COMPLETE: &str = "COMPLETE";
+
 /// SLSA provenance v1.
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// SLSA provenance v0.2.
@@ -161,6 +173,7 @@ pub struct Policy {
     pub vulnerabilities: Option<VulnerabilityPolicy>,
     pub base_images: Option<BaseImagePolicy>,
     pub provenance: Option<ProvenancePolicy>,
+    pub ecr_signing: Option<EcrSigningPolicy>,
     /// `sha256:<hex>` of the policy file's bytes, recorded in every decision.
     pub sha256: String,
     /// The file it came from.
@@ -258,6 +271,7 @@ impl Policy {
             vulnerabilities: raw.vulnerabilities,
             base_images: raw.base_images,
             provenance,
+            ecr_signing: raw.ecr_signing,
             sha256: format!(
                 "sha256:{}",
                 hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -408,6 +422,7 @@ struct RawPolicy {
     vulnerabilities: Option<VulnerabilityPolicy>,
     base_images: Option<BaseImagePolicy>,
     provenance: Option<RawProvenance>,
+    ecr_signing: Option<EcrSigningPolicy>,
 }
 
 /// `provenance:` checked, with authorities whose `keyRef`s are resolved after parsing.
@@ -454,12 +469,14 @@ impl TryFrom<PolicyFile> for RawPolicy {
             && f.vulnerabilities.is_none()
             && f.provenance.is_none()
             && f.base_images.is_none()
+            && f.ecr_signing.is_none()
         {
             return Err(
-                "a policy must require at least one check: add a `signatures`, `vulnerabilities`, `provenance` or `baseImages` section"
+                "a policy must require at least one check: add a `signatures`, `vulnerabilities`, `provenance`, `baseImages` or `ecrSigning` section"
                     .into(),
             );
         }
+        let ecr_signing = f.ecr_signing.map(ecr_signing_policy).transpose()?;
         let provenance = f.provenance.map(provenance_policy).transpose()?;
         let vulnerabilities = f.vulnerabilities.map(vulnerability_policy).transpose()?;
         let base_images = f.base_images.map(base_image_policy).transpose()?;
@@ -492,8 +509,31 @@ impl TryFrom<PolicyFile> for RawPolicy {
             vulnerabilities,
             provenance,
             base_images,
+            ecr_signing,
         })
     }
+}
+
+fn ecr_signing_policy(s: model::EcrSigningSection) -> Result<EcrSigningPolicy, String> {
+    let status = s.status.unwrap_or_else(|| ECR_SIGNING_COMPLETE.to_string());
+    if status != ECR_SIGNING_COMPLETE {
+        return Err(format!(
+            "ecrSigning.status: `{status}` cannot be required; the only status that proves ECR signed the image is `{ECR_SIGNING_COMPLETE}`"
+        ));
+    }
+    let signing_profile_arn = match s.signing_profile_arn {
+        None => None,
+        Some(arn) if arn.starts_with("arn:aws") && arn.contains(":signer:") && arn.contains("/signing-profiles/") => Some(arn),
+        Some(arn) => {
+            return Err(format!(
+                "ecrSigning.signingProfileArn: `{arn}` is not an AWS Signer signing-profile ARN (arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME)"
+            ))
+        }
+    };
+    Ok(EcrSigningPolicy {
+        status,
+        signing_profile_arn,
+    })
 }
 
 /// Checks a list of authorities (`signatures` or `provenance`): distinct names, one identity each.

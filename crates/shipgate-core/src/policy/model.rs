@@ -39,6 +39,22 @@ pub struct PolicyFile {
     /// Which signed build provenance (SLSA) the image must have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<ProvenanceSection>,
+    /// Amazon ECR managed signing: the status ECR reports for the image must be `COMPLETE`
+    /// (in addition to any `signatures` rule that verifies the signature itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecr_signing: Option<EcrSigningSection>,
+}
+
+/// `ecrSigning:` — what ECR's managed signing must report for the image.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EcrSigningSection {
+    /// The status required: `COMPLETE` (the default and only accepted value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Only a status of this AWS Signer signing profile counts (any profile when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_profile_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
