@@ -13,7 +13,7 @@ targets=("$@")
 mkdir -p fuzz/logs
 # Build first, so the timed runs measure fuzzing, not compiling.
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(bundle trusted_root rfc3161 rekor_body checkpoint certificate dsse oci_manifest)
+  targets=(bundle trusted_root rfc3161 rekor_body checkpoint certificate dsse oci_manifest notation_envelope)
   RUSTC_BOOTSTRAP=1 cargo fuzz build
 else
   for target in "${targets[@]}"; do RUSTC_BOOTSTRAP=1 cargo fuzz build "$target"; done

@@ -10,6 +10,34 @@ use super::{asn1, dsse, legacy, rekor, timestamp, Subject, TrustRoot};
 /// `tbs_without_extension` cuts out to rebuild the RFC 6962 precertificate.
 const SCT_LIST_OID: [u8; 10] = [0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
 
+/// A Notary Project envelope (`application/jose+json`, else `application/cose`), parsed as
+/// verification parses it, and its signature checked with its own leaf key. True when it
+/// parses.
+pub fn notation_envelope(bytes: &[u8]) -> bool {
+    [super::notation::JWS_MEDIA_TYPE, super::notation::COSE_MEDIA_TYPE]
+        .iter()
+        .any(|media_type| {
+            let Ok(e) = super::notation::envelope::parse(bytes, media_type) else {
+                return false;
+            };
+            if let Some(leaf) = e.cert_chain.first().and_then(|d| Cert::from_der(d).ok()) {
+                let _ = e.verify_signature(&leaf.key);
+            }
+            true
+        })
+}
+
+/// What a Notary Project envelope's signature covers, the signature, and the leaf certificate
+/// (DER): what the benchmark's crypto floor verifies. `None` when it does not parse.
+pub fn notation_signed_parts(
+    bytes: &[u8],
+    media_type: &str,
+) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let e = super::notation::envelope::parse(bytes, media_type).ok()?;
+    let leaf = e.cert_chain.into_iter().next()?;
+    Some((e.signed_bytes, e.signature, leaf))
+}
+
 /// An RFC 3161 `TimeStampResp` / `TimeStampToken` (DER) over `signature`, verified against the
 /// TSAs of `root` as a bundle's timestamp is. Returns how many verified (0 or 1).
 pub fn rfc3161_timestamp(der: &[u8], signature: &[u8], root: &TrustRoot) -> usize {
