@@ -27,6 +27,11 @@ pub struct OidcConfig {
     /// Claim name → the value it must equal, or a list of values it must be one of.
     #[serde(default)]
     pub claims: BTreeMap<String, ClaimRule>,
+    /// How long a fetched JWKS may be used (`10m`, `1h`; 1 s – 24 h; default 1 h): a key the
+    /// issuer withdrew stops verifying within this age. Entries of one issuer share the
+    /// smallest.
+    #[serde(default)]
+    pub jwks_max_age: Option<String>,
 }
 
 /// One claim rule: a single value or a list of allowed values.

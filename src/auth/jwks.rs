@@ -3,6 +3,12 @@
 //! Keys are fetched lazily (startup needs no network). A token whose `kid` is not cached triggers
 //! one refresh, at most once per cool-down, and concurrent refreshes coalesce behind one lock, so
 //! a flood of tokens with made-up key ids costs the issuer one request per cool-down.
+//!
+//! Keys expire: a key set older than the issuer's maximum age (`jwksMaxAge`, default 1 h) is
+//! never used, so a key the issuer withdrew stops verifying within that age even if no token
+//! with an unknown `kid` ever arrives. A background task refreshes the set at half that age,
+//! so callers normally never wait for it; if the issuer is unreachable, the old set serves
+//! until it expires, then tokens are refused (503) — never verified with stale keys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -37,8 +43,25 @@ pub struct KeyCache {
     issuer: String,
     http: reqwest::Client,
     cooldown: Duration,
-    keys: RwLock<HashMap<String, Arc<VerifyingKey>>>,
+    max_age: Duration,
+    keys: RwLock<KeySet>,
     refresh: tokio::sync::Mutex<RefreshState>,
+}
+
+/// The last key set fetched, and when.
+#[derive(Default)]
+struct KeySet {
+    keys: HashMap<String, Arc<VerifyingKey>>,
+    fetched_at: Option<Instant>,
+}
+
+/// Aborts the background refresh when the issuer's cache is dropped (a reload, a test).
+pub struct Refresher(tokio::task::JoinHandle<()>);
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Default)]
@@ -59,14 +82,77 @@ struct RawJwkSet {
 }
 
 impl KeyCache {
-    pub fn new(issuer: String, http: reqwest::Client, cooldown: Duration) -> KeyCache {
+    pub fn new(
+        issuer: String,
+        http: reqwest::Client,
+        cooldown: Duration,
+        max_age: Duration,
+    ) -> KeyCache {
         KeyCache {
             issuer,
             http,
             cooldown,
-            keys: RwLock::new(HashMap::new()),
+            max_age,
+            keys: RwLock::new(KeySet::default()),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
         }
+    }
+
+    /// Refreshes the key set in the background at half its maximum age, once it has been
+    /// fetched at all (startup stays offline). `None` outside a tokio runtime: expiry then still
+    /// holds, enforced when a token arrives. The task ends when the cache is dropped.
+    pub fn spawn_refresher(cache: &Arc<KeyCache>) -> Option<Refresher> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let weak = Arc::downgrade(cache);
+        let every = (cache.max_age / 2).max(Duration::from_millis(100));
+        Some(Refresher(runtime.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(cache) = weak.upgrade() else { break };
+                cache.background_refresh(every).await;
+            }
+        })))
+    }
+
+    /// One background refresh, if the set is at least `age` old; failures are logged and
+    /// remembered like a request's, and the old set serves until it expires.
+    async fn background_refresh(&self, age: Duration) {
+        let due = {
+            let set = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            set.fetched_at.is_some_and(|t| t.elapsed() >= age)
+        };
+        if !due {
+            return;
+        }
+        let mut state = self.refresh.lock().await;
+        state.last_attempt = Some(Instant::now());
+        match self.fetch().await {
+            Ok(keys) => {
+                tracing::debug!(issuer = %self.issuer, keys = keys.len(), "refreshed the issuer's JWKS");
+                self.store(keys);
+                state.last_error = None;
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %self.issuer, error = %e, "cannot refresh the issuer's JWKS; the current keys serve until they are older than the maximum age");
+                state.last_error = Some(e);
+            }
+        }
+    }
+
+    fn store(&self, keys: HashMap<String, Arc<VerifyingKey>>) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = KeySet {
+            keys,
+            fetched_at: Some(Instant::now()),
+        };
+    }
+
+    /// Whether the key set is missing or older than the maximum age.
+    fn expired(&self) -> bool {
+        let set = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        set.fetched_at.is_none_or(|t| t.elapsed() > self.max_age)
     }
 
     /// The key with this `kid`, refreshing the JWKS when it is not cached.
@@ -83,6 +169,11 @@ impl KeyCache {
             if at.elapsed() < self.cooldown {
                 return Err(match &state.last_error {
                     Some(e) => KeyError::Unavailable(e.clone()),
+                    None if self.expired() => KeyError::Unavailable(format!(
+                        "the keys of {} are older than their maximum age of {} s and the next refresh is not due yet",
+                        self.issuer,
+                        self.max_age.as_secs()
+                    )),
                     None => KeyError::UnknownKid,
                 });
             }
@@ -91,7 +182,7 @@ impl KeyCache {
         match self.fetch().await {
             Ok(keys) => {
                 tracing::info!(issuer = %self.issuer, keys = keys.len(), "fetched the issuer's JWKS");
-                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+                self.store(keys);
                 state.last_error = None;
             }
             Err(e) => {
@@ -103,12 +194,13 @@ impl KeyCache {
         self.cached(kid).ok_or(KeyError::UnknownKid)
     }
 
+    /// The key with this `kid`, unless the set it came from is older than the maximum age.
     fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        self.keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(kid)
-            .cloned()
+        let set = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        if set.fetched_at.is_none_or(|t| t.elapsed() > self.max_age) {
+            return None;
+        }
+        set.keys.get(kid).cloned()
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<VerifyingKey>>, String> {

@@ -13,6 +13,7 @@ mod tokens;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
@@ -52,7 +53,13 @@ pub struct AuthSettings {
     pub fetch_timeout: Duration,
     /// Clock skew allowed on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
+    /// How long a JWKS is used when the configuration does not say (`jwksMaxAge`).
+    pub jwks_max_age: Duration,
 }
+
+/// Bounds of `jwksMaxAge`: at least a second (tests), at most a day.
+const JWKS_MAX_AGE_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(24 * 3600));
 
 impl Default for AuthSettings {
     fn default() -> Self {
@@ -60,6 +67,7 @@ impl Default for AuthSettings {
             jwks_cooldown: Duration::from_secs(30),
             fetch_timeout: Duration::from_secs(10),
             leeway: Duration::from_secs(60),
+            jwks_max_age: Duration::from_secs(3600),
         }
     }
 }
@@ -117,7 +125,8 @@ pub fn validate_config(config: &AuthConfig) -> Result<(), AuthConfigError> {
 
 /// The validated `auth` section.
 struct Parsed {
-    issuers: Vec<(String, Vec<OidcEntry>)>,
+    /// Each issuer, its entries, and its `jwksMaxAge` when any entry sets one.
+    issuers: Vec<(String, Vec<OidcEntry>, Option<Duration>)>,
     tokens: StaticTokens,
 }
 
@@ -130,7 +139,7 @@ fn parse(config: &AuthConfig) -> Result<Parsed, AuthConfigError> {
                 .into(),
         ));
     }
-    let mut issuers: Vec<(String, Vec<OidcEntry>)> = Vec::new();
+    let mut issuers: Vec<(String, Vec<OidcEntry>, Option<Duration>)> = Vec::new();
     for (i, entry) in config.oidc.iter().enumerate() {
         let at = format!("oidc[{i}]");
         jwks::check_url(&entry.issuer).map_err(|e| invalid(format!("{at}.issuer: {e}")))?;
@@ -158,14 +167,34 @@ fn parse(config: &AuthConfig) -> Result<Parsed, AuthConfigError> {
             audience: entry.audience.clone(),
             rules,
         };
-        match issuers.iter_mut().find(|(iss, _)| *iss == entry.issuer) {
-            Some((_, entries)) => entries.push(parsed),
-            None => issuers.push((entry.issuer.clone(), vec![parsed])),
+        let max_age = entry
+            .jwks_max_age
+            .as_deref()
+            .map(|text| jwks_max_age(text).map_err(|e| invalid(format!("{at}.jwksMaxAge: {e}"))))
+            .transpose()?;
+        match issuers.iter_mut().find(|(iss, _, _)| *iss == entry.issuer) {
+            Some((_, entries, age)) => {
+                entries.push(parsed);
+                *age = match (*age, max_age) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => issuers.push((entry.issuer.clone(), vec![parsed], max_age)),
         }
     }
     let tokens =
         StaticTokens::from_config(&config.tokens).map_err(|e| invalid(format!("tokens: {e}")))?;
     Ok(Parsed { issuers, tokens })
+}
+
+fn jwks_max_age(text: &str) -> Result<Duration, String> {
+    let age = crate::policy::parse_duration(text)?;
+    let (min, max) = JWKS_MAX_AGE_RANGE;
+    if age < min || age > max {
+        return Err(format!("`{text}` must be between 1s and 24h"));
+    }
+    Ok(age)
 }
 
 /// Decides who a request comes from. Built once per process from the `auth` configuration.
@@ -192,9 +221,20 @@ impl Authenticator {
             let issuers = parsed
                 .issuers
                 .into_iter()
-                .map(|(issuer, entries)| {
-                    let keys = KeyCache::new(issuer.clone(), http.clone(), settings.jwks_cooldown);
-                    (issuer, Issuer { entries, keys })
+                .map(|(issuer, entries, max_age)| {
+                    let keys = Arc::new(KeyCache::new(
+                        issuer.clone(),
+                        http.clone(),
+                        settings.jwks_cooldown,
+                        max_age.unwrap_or(settings.jwks_max_age),
+                    ));
+                    let refresher = KeyCache::spawn_refresher(&keys);
+                    let issuer_keys = Issuer {
+                        entries,
+                        keys,
+                        _refresher: refresher,
+                    };
+                    (issuer, issuer_keys)
                 })
                 .collect::<HashMap<_, _>>();
             Some(OidcVerifier {

@@ -25,7 +25,9 @@ pub struct OidcEntry {
 /// Every entry of one issuer, sharing that issuer's key cache.
 pub struct Issuer {
     pub entries: Vec<OidcEntry>,
-    pub keys: KeyCache,
+    pub keys: std::sync::Arc<KeyCache>,
+    /// The background refresh of `keys`, stopped when the issuer is dropped.
+    pub _refresher: Option<super::jwks::Refresher>,
 }
 
 pub struct OidcVerifier {

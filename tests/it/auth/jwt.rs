@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::json;
+use shipgate::auth::{AuthSettings, Authenticator};
+use shipgate::config::AuthConfig;
 use shipgate_test_support::oidc::{now, Signature, TestIssuer};
 
 use super::{bearer, default_auth, fixture, fixture_with, get_text, post};
@@ -380,4 +382,90 @@ async fn unreachable_keys_are_503_and_never_a_pass() {
         metrics.contains("shipgate_refused_callers_total{reason=\"keys_unavailable\"} 2"),
         "{metrics}"
     );
+}
+
+/// The default rules with `jwksMaxAge` set.
+fn auth_with_max_age(issuer: &TestIssuer, age: &str) -> String {
+    default_auth(issuer).replace(
+        "    audience: shipgate\n",
+        &format!("    audience: shipgate\n    jwksMaxAge: {age}\n"),
+    )
+}
+
+/// A key the issuer withdrew stops verifying within `jwksMaxAge`, though no token with an
+/// unknown `kid` arrives: the background refresh replaced the set without any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_key_stops_verifying_within_the_maximum_age() {
+    let issuer = TestIssuer::start();
+    let auth = auth_with_max_age(&issuer, "1s");
+    let f = fixture_with(issuer, &auth, Duration::ZERO);
+    let old = f.issuer.token(&f.good_claims());
+    f.expect_decided(&bearer(&old)).await;
+    assert_eq!(f.issuer.jwks_fetches(), 1);
+
+    f.issuer.rotate();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(
+        f.issuer.jwks_fetches() >= 2,
+        "the background task refreshed the JWKS before it expired"
+    );
+    let (status, _, body) = post(&f.app, Some(&bearer(&old))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("key id `key-1` is not in the JWKS"));
+    let fetches = f.issuer.jwks_fetches();
+    let new = f.issuer.token(&f.good_claims());
+    f.expect_decided(&bearer(&new)).await;
+    assert_eq!(
+        f.issuer.jwks_fetches(),
+        fetches,
+        "the new key was already there: no request waited for a refresh"
+    );
+}
+
+/// An unreachable issuer: the cached keys serve until they expire, then tokens are refused
+/// with 503, never verified with keys older than the maximum age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_are_never_used_when_the_issuer_is_unreachable() {
+    let issuer = TestIssuer::start();
+    let auth = auth_with_max_age(&issuer, "2s");
+    let f = fixture_with(issuer, &auth, Duration::from_secs(3600));
+    let token = f.issuer.token(&f.good_claims());
+    f.expect_decided(&bearer(&token)).await;
+    f.issuer.set_jwks_status(Some(500));
+    // Past half the age the background refresh fails; the set is still within its age.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    f.expect_decided(&bearer(&token)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let before = f.registry.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let (status, _, body) = post(&f.app, Some(&bearer(&token))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("keys of"), "{body}");
+    assert_eq!(
+        f.registry.calls.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "a refused request reached the gate"
+    );
+}
+
+#[test]
+fn jwks_max_age_is_validated() {
+    let issuer = TestIssuer::start();
+    for (age, why) in [
+        ("0s", "between 1s and 24h"),
+        ("48h", "between 1s and 24h"),
+        ("soon", ""),
+    ] {
+        let auth: AuthConfig = serde_yaml::from_str(&auth_with_max_age(&issuer, age)).unwrap();
+        let err = match Authenticator::new(&auth, &AuthSettings::default()) {
+            Ok(_) => panic!("{age} accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("oidc[0].jwksMaxAge") && err.contains(why),
+            "{age}: {err}"
+        );
+    }
 }
