@@ -258,7 +258,9 @@ pub fn verify(
     now: i64,
     revocation: &RevocationStatus,
 ) -> Result<NotationVerified, Rejection> {
-    let _ = (envelope, media_type, target, policy, stores, now, revocation);
+    let _ = (
+        envelope, media_type, target, policy, stores, now, revocation,
+    );
     Err(Rejection::new(
         "Notary Project verification is not implemented yet".into(),
     ))
