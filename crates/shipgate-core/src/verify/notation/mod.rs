@@ -14,9 +14,27 @@
 //! is an online call the service makes ([`aws_signer_revocation_query`]) and hands in as a
 //! [`RevocationStatus`].
 
-// Used by the verification steps once they land; parsing is exercised by its own tests.
+//! What shipgate does differently from notation-go, deliberately: it runs no verification
+//! plugins (AWS Signer's checks are built in; any other plugin fails closed); trusted
+//! identities meant for plugins are refused when the policy loads; `verifyTimestamp:
+//! afterCertExpiry` is verified as `always`; no OCSP/CRL is fetched (revocation comes from the
+//! caller, and only AWS Signer's is required); a `skip` level is a rejection, not a pass.
+
+// Some fields (the signing agent, the plugin's minimum version) are informational only.
 #[allow(dead_code)]
 pub(crate) mod envelope;
+
+mod aws_signer;
+mod identity;
+mod integrity;
+mod steps;
+mod trust_policy;
+mod trust_store;
+
+#[cfg(test)]
+mod step_tests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,22 +102,19 @@ impl TrustStores {
         name: &str,
         bytes: &[u8],
     ) -> Result<usize, String> {
-        let _ = (kind, name, bytes);
-        Err("not implemented yet".into())
+        trust_store::add_certificates(self, kind, name, bytes)
     }
 
     /// Reads a trust-store root laid out as `DIR/{ca,signingAuthority,tsa}/NAME/*`.
     /// Bounded: at most 64 stores, 64 files per store, 64 KiB per file.
     pub fn from_dir(dir: &Path) -> Result<TrustStores, String> {
-        let _ = dir;
-        Err("not implemented yet".into())
+        trust_store::from_dir(dir)
     }
 
     /// The AWS Signer root CAs, embedded: commercial (`signingAuthority:aws-signer-ts`) and,
     /// when `govcloud`, also GovCloud (US).
     pub fn aws_signer(govcloud: bool) -> TrustStores {
-        let _ = govcloud;
-        TrustStores::default()
+        trust_store::aws_signer(govcloud)
     }
 
     /// Every store's `(kind, name)`.
@@ -138,8 +153,7 @@ impl VerificationLevel {
     /// A named level with `override` entries (`{"expiry": "log"}`), validated as Notation does
     /// (integrity cannot be overridden; `skip` takes no overrides).
     pub fn new(name: &str, overrides: &BTreeMap<String, String>) -> Result<Self, String> {
-        let _ = (name, overrides);
-        Err("not implemented yet".into())
+        trust_policy::level(name, overrides)
     }
 
     pub fn action(&self, step: Step) -> Action {
@@ -178,15 +192,13 @@ pub struct TrustPolicyDocument {
 impl TrustPolicyDocument {
     /// Parses and validates Notation's `trustpolicy.json` (bounded to 256 KiB).
     pub fn from_json(bytes: &[u8]) -> Result<TrustPolicyDocument, String> {
-        let _ = bytes;
-        Err("not implemented yet".into())
+        trust_policy::from_json(bytes)
     }
 
     /// The statement for `repository` (`registry/repo`, no tag or digest): the one that names
     /// it exactly, else the `*` one; an error when none applies.
     pub fn statement_for(&self, repository: &str) -> Result<&TrustPolicy, String> {
-        let _ = repository;
-        Err("not implemented yet".into())
+        trust_policy::statement_for(self, repository)
     }
 }
 
@@ -216,7 +228,9 @@ pub struct AwsSignerRevocationQuery {
     pub platform_id: String,
     /// The signing time (Unix seconds).
     pub signature_timestamp: i64,
-    /// One per certificate of the chain below the root, as the API defines them (hex TBS hashes).
+    /// One per certificate of the chain, root included, as the AWS Signer plugin computes
+    /// them: the hex SHA-384 of the certificate's TBS followed by that of its issuer's TBS (for
+    /// the root, its own again).
     pub certificate_hashes: Vec<String>,
 }
 
@@ -226,8 +240,8 @@ pub fn aws_signer_revocation_query(
     envelope: &[u8],
     media_type: &str,
 ) -> Option<AwsSignerRevocationQuery> {
-    let _ = (envelope, media_type);
-    None
+    let env = envelope::parse(envelope, media_type).ok()?;
+    aws_signer::revocation_query(&env)
 }
 
 /// A Notation signature that verified.
@@ -258,10 +272,33 @@ pub fn verify(
     now: i64,
     revocation: &RevocationStatus,
 ) -> Result<NotationVerified, Rejection> {
-    let _ = (
-        envelope, media_type, target, policy, stores, now, revocation,
-    );
-    Err(Rejection::new(
-        "Notary Project verification is not implemented yet".into(),
-    ))
+    if policy.level.name == "skip" || policy.level.action(Step::Integrity) == Action::Skip {
+        return Err(Rejection::new(format!(
+            "trust policy statement {:?} has verification level skip: it verifies nothing, so \
+             a gate cannot accept it",
+            policy.name
+        )));
+    }
+    let env = envelope::parse(envelope, media_type)
+        .map_err(|r| Rejection::new(format!("integrity failed: {}", r.reason)))?;
+    let chain =
+        integrity::chain(&env).map_err(|e| Rejection::new(format!("integrity failed: {e}")))?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| Rejection::new("integrity failed: no signing certificate".into()))?;
+    if !env.verify_signature(&leaf.key) {
+        return Err(Rejection::new(
+            "integrity failed: the signature does not verify with the signing certificate's key \
+             (the envelope or its payload was altered)"
+                .into(),
+        ));
+    }
+    let cx = steps::Context {
+        target,
+        policy,
+        stores,
+        now,
+        revocation,
+    };
+    steps::judge(&env, chain, &cx)
 }
