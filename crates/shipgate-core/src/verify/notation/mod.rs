@@ -32,9 +32,15 @@ mod trust_policy;
 mod trust_store;
 
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod step_tests;
 #[cfg(test)]
+mod store_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vector_tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -73,7 +73,7 @@ pub(super) fn add_certificates(
 }
 
 /// The certificates of one file: PEM with one or more `CERTIFICATE` blocks, or one DER.
-fn parse_certificates(bytes: &[u8]) -> Result<Vec<Cert>, String> {
+pub(super) fn parse_certificates(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     let is_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
     if !is_pem {
         return Cert::from_der(bytes)
