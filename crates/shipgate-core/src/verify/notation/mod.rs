@@ -13,12 +13,25 @@
 //! ([`TrustStores::from_dir`], [`TrustPolicyDocument::from_json`]). Revocation by AWS Signer
 //! is an online call the service makes ([`aws_signer_revocation_query`]) and hands in as a
 //! [`RevocationStatus`].
-
-//! What shipgate does differently from notation-go, deliberately: it runs no verification
-//! plugins (AWS Signer's checks are built in; any other plugin fails closed); trusted
-//! identities meant for plugins are refused when the policy loads; `verifyTimestamp:
-//! afterCertExpiry` is verified as `always`; no OCSP/CRL is fetched (revocation comes from the
-//! caller, and only AWS Signer's is required); a `skip` level is a rejection, not a pass.
+//!
+//! Implementation: [`trust_store`], [`trust_policy`] (documents, statements, levels),
+//! [`identity`] (x509.subject identities), [`aws_signer`] (signing-profile identities,
+//! `GetRevocationStatus` input), [`integrity`] and [`steps`] (the workflow); RFC 3161 tokens
+//! are verified by `verify::timestamp::verify_with_roots`, certificate requirements by
+//! `verify::x509::profile`.
+//!
+//! What shipgate does differently from notation-go, deliberately:
+//! - it runs no verification plugins: AWS Signer's checks (trusted identity, the attributes it
+//!   processes, revocation input) are built in, any other plugin fails integrity, and the
+//!   plugin's minimum version is not compared;
+//! - trusted identities other than `*`, `x509.subject:` and AWS Signer signing-profile ARNs
+//!   (meant for plugins) are refused when the policy loads, not when a signature needs them;
+//! - `verifyTimestamp: afterCertExpiry` is verified as `always` (a `tsa:` store then always
+//!   requires a countersignature): stricter, since [`TrustPolicy`] has no field for it yet;
+//! - no OCSP/CRL is fetched, for signing or TSA chains: revocation is what the caller hands in,
+//!   and only AWS Signer's is required (`NotChecked` fails an AWS Signer signature at enforce);
+//! - a `skip` level is a rejection, not a pass; `S=` is read as `ST=` in x509.subject; the
+//!   trust-store folder may be symlinked inside itself (Kubernetes mounts), not outside.
 
 // Some fields (the signing agent, the plugin's minimum version) are informational only.
 #[allow(dead_code)]
@@ -111,8 +124,10 @@ impl TrustStores {
         trust_store::add_certificates(self, kind, name, bytes)
     }
 
-    /// Reads a trust-store root laid out as `DIR/{ca,signingAuthority,tsa}/NAME/*`.
-    /// Bounded: at most 64 stores, 64 files per store, 64 KiB per file.
+    /// Reads a trust-store root laid out as `DIR/{ca,signingAuthority,tsa}/NAME/*` (or
+    /// Notation's own folder holding `x509/`). Files are `.pem`, `.crt`, `.cer` or `.der`;
+    /// hidden entries and sub-folders of a store are ignored; a symlink may not lead outside
+    /// `DIR`. Bounded: at most 64 stores, 64 files per store, 64 KiB per file.
     pub fn from_dir(dir: &Path) -> Result<TrustStores, String> {
         trust_store::from_dir(dir)
     }
@@ -174,7 +189,8 @@ pub enum TrustedIdentity {
     Any,
     /// `x509.subject: C=US, ST=WA, O=…`: the leaf subject must carry each of these attributes.
     X509Subject(Vec<(String, String)>),
-    /// An AWS Signer signing-profile ARN or signing-profile-version ARN.
+    /// An AWS Signer signing-profile ARN, signing-profile-version ARN (or, as the AWS Signer
+    /// plugin also takes them, an aliased-profile or alias ARN), verbatim.
     AwsSignerProfile(String),
 }
 

@@ -137,6 +137,12 @@ fn folders_fail_clearly() {
     assert!(e.contains("invalid name"), "{e}");
     let e = case(&|d| write(&d.join("ca/acme/big.pem"), &vec![b'a'; 64 * 1024 + 1]));
     assert!(e.contains("larger than 64 KiB"), "{e}");
+    let e = case(&|d| {
+        for i in 0..65 {
+            write(&d.join(format!("ca/acme/{i}.pem")), &p.root);
+        }
+    });
+    assert!(e.contains("more than 64 entries"), "{e}");
     let e = TrustStores::from_dir(Path::new("/nonexistent/trust-store")).unwrap_err();
     assert!(e.contains("/nonexistent/trust-store"), "{e}");
 }
