@@ -130,8 +130,9 @@ struct Token<'a> {
     imprint_hash: Hash,
     imprint: &'a [u8],
     gen_time_ns: i128,
-    /// How far the true time may be from `genTime` either way (RFC 3161 2.4.2), in ns.
-    accuracy_ns: i128,
+    /// How far the true time may be from `genTime` either way (RFC 3161 2.4.2), in ns;
+    /// `None` when the token's accuracy is malformed.
+    accuracy_ns: Option<i128>,
     embedded: Vec<&'a [u8]>,
     sid: Tlv<'a>,
     digest_alg: Hash,
@@ -334,7 +335,7 @@ struct TstFields<'a> {
     imprint_hash: Hash,
     imprint: &'a [u8],
     gen_time_ns: i128,
-    accuracy_ns: i128,
+    accuracy_ns: Option<i128>,
 }
 
 /// The baseline time-stamp policy of ETSI TS 102 023 / RFC 3628 (`0.4.0.2023.1.1`), whose
@@ -374,17 +375,14 @@ fn tst_info_fields(tst_info: &[u8]) -> Result<TstFields<'_>, Rejection> {
         .and_then(|t| parse_generalized_time_ns(t.content))
         .ok_or_else(|| malformed("genTime"))?;
     // accuracy OPTIONAL follows genTime; as the Notary Project reads it: a stated accuracy,
-    // else one second under the baseline policy, else none.
+    // else one second under the baseline policy, else none. A malformed one is kept as `None`
+    // for the verifiers that use accuracy to refuse (the Sigstore checks never read it).
     let stated = match tst.get(5).filter(|t| t.tag == 0x30) {
-        Some(acc) => accuracy_ns(acc)?,
-        None => 0,
+        Some(acc) => accuracy_ns(acc),
+        None => Some(0),
     };
     let baseline = is_oid(tst.get(1), &BASELINE_POLICY);
-    let accuracy_ns = if stated == 0 && baseline {
-        1_000_000_000
-    } else {
-        stated
-    };
+    let accuracy_ns = stated.map(|n| if n == 0 && baseline { 1_000_000_000 } else { n });
     Ok(TstFields {
         imprint_hash,
         imprint: imprint_value.content,
@@ -395,18 +393,18 @@ fn tst_info_fields(tst_info: &[u8]) -> Result<TstFields<'_>, Rejection> {
 
 /// `Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER (1..999) OPTIONAL,
 /// micros [1] INTEGER (1..999) OPTIONAL }` in nanoseconds.
-fn accuracy_ns(acc: &Tlv<'_>) -> Result<i128, Rejection> {
+fn accuracy_ns(acc: &Tlv<'_>) -> Option<i128> {
     let mut total: i128 = 0;
-    for part in children(acc.content).ok_or_else(|| malformed("accuracy"))? {
+    for part in children(acc.content)? {
         let unit: i128 = match part.tag {
             0x02 => 1_000_000_000,
             0x80 => 1_000_000,
             0x81 => 1_000,
-            _ => return Err(malformed("accuracy")),
+            _ => return None,
         };
         // A non-negative INTEGER of at most 4 bytes (a day is 86400 s; more is absurd).
         if part.content.len() > 4 || part.content.first().is_none_or(|b| b & 0x80 != 0) {
-            return Err(malformed("accuracy"));
+            return None;
         }
         let n = part
             .content
@@ -414,7 +412,7 @@ fn accuracy_ns(acc: &Tlv<'_>) -> Result<i128, Rejection> {
             .fold(0i128, |n, &b| (n << 8) | i128::from(b));
         total += n * unit;
     }
-    Ok(total)
+    Some(total)
 }
 
 /// The signed attributes' values the checks need.
@@ -632,7 +630,7 @@ pub(crate) fn verify(
                     return Ok(VerifiedTimestamp {
                         gen_time_ns: t.gen_time_ns,
                         tsa: tsa.uri.clone(),
-                        accuracy_ns: t.accuracy_ns,
+                        accuracy_ns: t.accuracy_ns.unwrap_or(0),
                     })
                 }
                 // Keep the most telling reason: one from a TSA whose key signed the token.

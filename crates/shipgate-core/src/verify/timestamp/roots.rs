@@ -131,7 +131,7 @@ fn check_signer(
     Ok(VerifiedTimestamp {
         gen_time_ns: g,
         tsa: signer.subject(),
-        accuracy_ns: t.accuracy_ns,
+        accuracy_ns: t.accuracy_ns.ok_or_else(|| malformed("accuracy"))?,
     })
 }
 
@@ -198,6 +198,21 @@ mod tests {
                 assert!(m.contains(needle), "{m:?} lacks {needle:?}")
             }
         }
+    }
+
+    #[test]
+    fn accuracy_is_seconds_millis_and_micros() {
+        let acc = |der: &[u8]| accuracy_ns(&read_tlv(der).unwrap().0);
+        assert_eq!(acc(&[0x30, 0x03, 0x02, 0x01, 0x02]), Some(2_000_000_000));
+        let all = [
+            0x30, 0x09, 0x02, 0x01, 0x01, 0x80, 0x01, 0x05, 0x81, 0x01, 0x07,
+        ];
+        assert_eq!(acc(&all), Some(1_005_007_000));
+        assert_eq!(acc(&[0x30, 0x00]), Some(0));
+        // Negative, oversized or unknown parts are malformed.
+        assert_eq!(acc(&[0x30, 0x03, 0x02, 0x01, 0xff]), None);
+        assert_eq!(acc(&[0x30, 0x07, 0x02, 0x05, 1, 0, 0, 0, 0]), None);
+        assert_eq!(acc(&[0x30, 0x03, 0x04, 0x01, 0x01]), None);
     }
 
     #[test]
