@@ -51,7 +51,7 @@ pub(super) fn check(env: &Envelope, chain: Vec<Cert>, target: &Target) -> Result
 /// The envelope's algorithm must be the one the leaf key's type and size imply (RSA 2048 →
 /// PS256, 3072 → PS384, 4096 → PS512, P-256 → ES256, P-384 → ES384, P-521 → ES512), as
 /// notation-core-go requires.
-fn check_algorithm(alg: SignatureAlgorithm, leaf: &Cert) -> Result<(), String> {
+pub(super) fn check_algorithm(alg: SignatureAlgorithm, leaf: &Cert) -> Result<(), String> {
     use SignatureAlgorithm::*;
     let implied = match profile::key_spec(leaf)? {
         KeySpec::Rsa(2048) => Ps256,

@@ -33,7 +33,7 @@
 //! - a `skip` level is a rejection, not a pass; `S=` is read as `ST=` in x509.subject; the
 //!   trust-store folder may be symlinked inside itself (Kubernetes mounts), not outside.
 
-// Some fields (the signing agent, the plugin's minimum version) are informational only.
+// The signing agent and the plugin's minimum version are parsed but only informational.
 #[allow(dead_code)]
 pub(crate) mod envelope;
 
@@ -308,6 +308,10 @@ pub fn verify(
     let leaf = chain
         .first()
         .ok_or_else(|| Rejection::new("integrity failed: no signing certificate".into()))?;
+    // The key, not the header, decides the algorithm: say so before the signature check would
+    // only say "does not verify".
+    integrity::check_algorithm(env.alg, leaf)
+        .map_err(|e| Rejection::new(format!("integrity failed: {e}")))?;
     if !env.verify_signature(&leaf.key) {
         return Err(Rejection::new(
             "integrity failed: the signature does not verify with the signing certificate's key \

@@ -190,7 +190,6 @@ fn run_case(c: &Value, now: i64) -> Result<String, String> {
 }
 
 #[test]
-#[ignore = "needs the envelope parser"]
 fn envelope_and_oci_layout_cases() {
     let now = i64::try_from(
         SystemTime::now()
@@ -204,4 +203,88 @@ fn envelope_and_oci_layout_cases() {
         .map(|c| (id(c), expected(c), run_case(c, now)))
         .collect();
     report(results);
+}
+
+/// A real signature (notation's e2e JWS, signed by the self-signed e2e.crt) and its context.
+fn e2e() -> (Value, TrustPolicy, TrustStores, Target) {
+    let layout = "notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature";
+    let blob = "c9af07e038b2b1a463e648986ad7273157511ffeba0b689f33e5472bae471f50";
+    let jws: Value =
+        serde_json::from_slice(&read(&format!("{layout}/blobs/sha256/{blob}"))).unwrap();
+    let policy = "notation/test/e2e/testdata/config/trustpolicies/trustpolicy.json";
+    let doc = TrustPolicyDocument::from_json(&read(policy)).unwrap();
+    let statement = doc.statement_for("localhost:5000/e2e").unwrap().clone();
+    let mut stores = TrustStores::new();
+    let crt = read("notation/test/e2e/testdata/config/localkeys/e2e.crt");
+    stores.add_certificates(StoreKind::Ca, "e2e", &crt).unwrap();
+    let target = Target {
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        digest: "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9".into(),
+        size: 517,
+    };
+    (jws, statement, stores, target)
+}
+
+#[test]
+fn tampering_with_a_real_envelope_fails_integrity() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (jws, policy, stores, target) = e2e();
+    let run = |env: &Value, target: &Target| {
+        let bytes = serde_json::to_vec(env).unwrap();
+        let nc = RevocationStatus::NotChecked;
+        verify(
+            &bytes,
+            JWS_MEDIA_TYPE,
+            target,
+            &policy,
+            &stores,
+            1_767_225_600,
+            &nc,
+        )
+    };
+    let v = run(&jws, &target).unwrap();
+    assert_eq!(v.signer, "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US");
+    assert_eq!(
+        aws_signer_revocation_query(&serde_json::to_vec(&jws).unwrap(), JWS_MEDIA_TYPE),
+        None
+    );
+    // The payload rewritten to name another image: the signature no longer covers it.
+    let payload = b64.decode(jws["payload"].as_str().unwrap()).unwrap();
+    let other = String::from_utf8(payload)
+        .unwrap()
+        .replace("b8479de3", "00000000");
+    let mut tampered = jws.clone();
+    tampered["payload"] = b64.encode(other).into();
+    let e = run(&tampered, &target).unwrap_err();
+    assert!(
+        e.reason.contains("the signature does not verify"),
+        "{}",
+        e.reason
+    );
+    // A flipped signature byte.
+    let mut sig = b64.decode(jws["signature"].as_str().unwrap()).unwrap();
+    sig[10] ^= 1;
+    let mut flipped = jws.clone();
+    flipped["signature"] = b64.encode(sig).into();
+    assert!(run(&flipped, &target)
+        .unwrap_err()
+        .reason
+        .contains("does not verify"));
+    // A genuine signature for another image, size or media type.
+    let mut other = target.clone();
+    other.digest = format!("sha256:{}", "0".repeat(64));
+    let e = run(&jws, &other).unwrap_err();
+    assert!(
+        e.reason
+            .contains("integrity failed: the signature is for sha256:b8479de3"),
+        "{}",
+        e.reason
+    );
+    let mut other = target.clone();
+    other.size = 518;
+    assert!(run(&jws, &other)
+        .unwrap_err()
+        .reason
+        .contains("of 517 bytes, not 518"));
 }
