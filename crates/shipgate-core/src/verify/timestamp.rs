@@ -19,6 +19,9 @@ use super::trust_root::{TimestampAuthority, TrustRoot};
 use super::x509::{Cert, MAX_CHAIN};
 use super::Rejection;
 
+mod roots;
+pub(crate) use roots::verify_with_roots;
+
 /// Largest timestamp we read.
 pub(crate) const MAX_TIMESTAMP_LEN: usize = 64 * 1024;
 /// Most timestamps we look at in one artifact.
@@ -62,8 +65,11 @@ fn malformed(what: &str) -> Rejection {
 pub(crate) struct VerifiedTimestamp {
     /// `genTime` in Unix nanoseconds (sub-second precision kept for the `validFor` bounds).
     pub gen_time_ns: i128,
-    /// The URI of the trust root TSA that signed it.
+    /// The URI of the trust root TSA that signed it (for a trust-store TSA: the subject of
+    /// its signing certificate).
     pub tsa: String,
+    /// The token's accuracy in nanoseconds: the true time lies in `genTime ± accuracy`.
+    pub accuracy_ns: i128,
 }
 
 impl VerifiedTimestamp {
@@ -124,6 +130,9 @@ struct Token<'a> {
     imprint_hash: Hash,
     imprint: &'a [u8],
     gen_time_ns: i128,
+    /// How far the true time may be from `genTime` either way (RFC 3161 2.4.2), in ns;
+    /// `None` when the token's accuracy is malformed.
+    accuracy_ns: Option<i128>,
     embedded: Vec<&'a [u8]>,
     sid: Tlv<'a>,
     digest_alg: Hash,
@@ -133,8 +142,21 @@ struct Token<'a> {
     signature: &'a [u8],
 }
 
-/// Slices a DER `TimeStampResp` (or a bare `TimeStampToken`) into a [`Token`].
+/// Slices a DER `TimeStampResp` (or a bare `TimeStampToken`) with exactly one signer into a
+/// [`Token`].
 fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
+    let mut tokens = parse_all(der)?;
+    match tokens.len() {
+        1 => Ok(tokens.remove(0)),
+        _ => Err(reject(
+            "the RFC 3161 timestamp must have exactly one signer",
+        )),
+    }
+}
+
+/// Slices a DER `TimeStampResp` (or a bare `TimeStampToken`) into one [`Token`] per SignerInfo
+/// (at most [`MAX_SIGNERS`]); they share the TSTInfo and the embedded certificates.
+fn parse_all(der: &[u8]) -> Result<Vec<Token<'_>>, Rejection> {
     let content_info = content_info(der)?;
     let sd = signed_data(&content_info)?;
     // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo,
@@ -150,20 +172,24 @@ fn parse(der: &[u8]) -> Result<Token<'_>, Rejection> {
     if next.is_some_and(|t| t.tag == 0xa1) {
         next = it.next();
     }
-    let signer = signer_info(next)?;
-    let (imprint_hash, imprint, gen_time_ns) = tst_info_fields(tst_info)?;
-    Ok(Token {
-        tst_info,
-        imprint_hash,
-        imprint,
-        gen_time_ns,
-        embedded,
-        sid: signer.sid,
-        digest_alg: signer.digest_alg,
-        signed_attrs: signer.signed_attrs,
-        signature_alg: signer.signature_alg,
-        signature: signer.signature,
-    })
+    let signers = signer_infos(next)?;
+    let f = tst_info_fields(tst_info)?;
+    Ok(signers
+        .into_iter()
+        .map(|signer| Token {
+            tst_info,
+            imprint_hash: f.imprint_hash,
+            imprint: f.imprint,
+            gen_time_ns: f.gen_time_ns,
+            accuracy_ns: f.accuracy_ns,
+            embedded: embedded.clone(),
+            sid: signer.sid,
+            digest_alg: signer.digest_alg,
+            signed_attrs: signer.signed_attrs,
+            signature_alg: signer.signature_alg,
+            signature: signer.signature,
+        })
+        .collect())
 }
 
 /// The token's ContentInfo fields, from a granted response or a bare token.
@@ -257,17 +283,26 @@ struct SignerFields<'a> {
     signature: &'a [u8],
 }
 
-/// Reads `signerInfos`, which must hold exactly one SignerInfo with signed attributes.
-fn signer_info<'a>(signer_infos: Option<&Tlv<'a>>) -> Result<SignerFields<'a>, Rejection> {
+/// Most SignerInfos we read in one timestamp.
+const MAX_SIGNERS: usize = 8;
+
+/// Reads `signerInfos`: at least one, at most [`MAX_SIGNERS`], each with signed attributes.
+fn signer_infos<'a>(signer_infos: Option<&Tlv<'a>>) -> Result<Vec<SignerFields<'a>>, Rejection> {
     let signer_infos = signer_infos
         .filter(|t| t.tag == 0x31)
         .and_then(|t| children(t.content))
         .ok_or_else(|| malformed("signerInfos"))?;
-    let [signer_info] = signer_infos.as_slice() else {
-        return Err(reject(
-            "the RFC 3161 timestamp must have exactly one signer",
-        ));
-    };
+    if signer_infos.is_empty() || signer_infos.len() > MAX_SIGNERS {
+        return Err(reject(format!(
+            "the RFC 3161 timestamp has {} signers (1 to {MAX_SIGNERS} are read)",
+            signer_infos.len()
+        )));
+    }
+    signer_infos.iter().map(signer_info).collect()
+}
+
+/// Reads one SignerInfo.
+fn signer_info<'a>(signer_info: &Tlv<'a>) -> Result<SignerFields<'a>, Rejection> {
     // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT,
     //   signatureAlgorithm, signature OCTET STRING, unsignedAttrs [1] OPTIONAL }
     let si = children(signer_info.content).ok_or_else(|| malformed("SignerInfo"))?;
@@ -295,8 +330,20 @@ fn signer_info<'a>(signer_infos: Option<&Tlv<'a>>) -> Result<SignerFields<'a>, R
     })
 }
 
-/// The message imprint (hash, value) and genTime (ns) of a DER TSTInfo.
-fn tst_info_fields(tst_info: &[u8]) -> Result<(Hash, &[u8], i128), Rejection> {
+/// The TSTInfo fields the checks need.
+struct TstFields<'a> {
+    imprint_hash: Hash,
+    imprint: &'a [u8],
+    gen_time_ns: i128,
+    accuracy_ns: Option<i128>,
+}
+
+/// The baseline time-stamp policy of ETSI TS 102 023 / RFC 3628 (`0.4.0.2023.1.1`), whose
+/// tokens are accurate to one second when they state no accuracy.
+const BASELINE_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
+
+/// The message imprint, genTime and accuracy (ns) of a DER TSTInfo.
+fn tst_info_fields(tst_info: &[u8]) -> Result<TstFields<'_>, Rejection> {
     // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, ... }
     let tst = read_tlv(tst_info)
         .filter(|(t, rest)| t.tag == 0x30 && rest.is_empty())
@@ -327,7 +374,45 @@ fn tst_info_fields(tst_info: &[u8]) -> Result<(Hash, &[u8], i128), Rejection> {
         .filter(|t| t.tag == 0x18)
         .and_then(|t| parse_generalized_time_ns(t.content))
         .ok_or_else(|| malformed("genTime"))?;
-    Ok((imprint_hash, imprint_value.content, gen_time_ns))
+    // accuracy OPTIONAL follows genTime; as the Notary Project reads it: a stated accuracy,
+    // else one second under the baseline policy, else none. A malformed one is kept as `None`
+    // for the verifiers that use accuracy to refuse (the Sigstore checks never read it).
+    let stated = match tst.get(5).filter(|t| t.tag == 0x30) {
+        Some(acc) => accuracy_ns(acc),
+        None => Some(0),
+    };
+    let baseline = is_oid(tst.get(1), &BASELINE_POLICY);
+    let accuracy_ns = stated.map(|n| if n == 0 && baseline { 1_000_000_000 } else { n });
+    Ok(TstFields {
+        imprint_hash,
+        imprint: imprint_value.content,
+        gen_time_ns,
+        accuracy_ns,
+    })
+}
+
+/// `Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER (1..999) OPTIONAL,
+/// micros [1] INTEGER (1..999) OPTIONAL }` in nanoseconds.
+fn accuracy_ns(acc: &Tlv<'_>) -> Option<i128> {
+    let mut total: i128 = 0;
+    for part in children(acc.content)? {
+        let unit: i128 = match part.tag {
+            0x02 => 1_000_000_000,
+            0x80 => 1_000_000,
+            0x81 => 1_000,
+            _ => return None,
+        };
+        // A non-negative INTEGER of at most 4 bytes (a day is 86400 s; more is absurd).
+        if part.content.len() > 4 || part.content.first().is_none_or(|b| b & 0x80 != 0) {
+            return None;
+        }
+        let n = part
+            .content
+            .iter()
+            .fold(0i128, |n, &b| (n << 8) | i128::from(b));
+        total += n * unit;
+    }
+    Some(total)
 }
 
 /// The signed attributes' values the checks need.
@@ -335,12 +420,15 @@ struct Attrs<'a> {
     message_digest: &'a [u8],
     /// `(hash, certHash)` of the first ESSCertID(v2), if the attributes name the signer.
     cert_id: Option<(Hash, &'a [u8])>,
+    /// Whether `cert_id` is from SigningCertificateV2 (not the SHA-1 SigningCertificate).
+    cert_id_v2: bool,
 }
 
 fn attributes<'a>(t: &Token<'a>) -> Result<Attrs<'a>, Rejection> {
     let mut content_type_ok = false;
     let mut message_digest = None;
     let mut cert_id = None;
+    let mut cert_id_v2 = false;
     let mut seen: Vec<&[u8]> = Vec::new();
     for attr in children(t.signed_attrs.content).ok_or_else(|| malformed("signedAttrs"))? {
         let parts = children(attr.content).ok_or_else(|| malformed("attribute"))?;
@@ -378,6 +466,7 @@ fn attributes<'a>(t: &Token<'a>) -> Result<Attrs<'a>, Rejection> {
                 return Err(malformed("ESSCertIDv2"));
             }
             cert_id = Some((hash, cert_hash.content));
+            cert_id_v2 = true;
         } else if oid.content == ATTR_SIGNING_CERT.as_bytes() && cert_id.is_none() {
             // ESSCertID ::= SEQUENCE { certHash OCTET STRING (SHA-1), issuerSerial OPTIONAL }
             let first = first_cert_id(value).ok_or_else(|| malformed("signingCertificate"))?;
@@ -398,6 +487,7 @@ fn attributes<'a>(t: &Token<'a>) -> Result<Attrs<'a>, Rejection> {
     Ok(Attrs {
         message_digest,
         cert_id,
+        cert_id_v2,
     })
 }
 
@@ -540,6 +630,7 @@ pub(crate) fn verify(
                     return Ok(VerifiedTimestamp {
                         gen_time_ns: t.gen_time_ns,
                         tsa: tsa.uri.clone(),
+                        accuracy_ns: t.accuracy_ns.unwrap_or(0),
                     })
                 }
                 // Keep the most telling reason: one from a TSA whose key signed the token.

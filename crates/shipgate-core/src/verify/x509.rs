@@ -3,10 +3,13 @@
 
 use const_oid::ObjectIdentifier;
 use x509_cert::der::Decode as _;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
 use x509_cert::Certificate;
 
 use super::asn1;
 use super::keys::PublicKey;
+
+pub(crate) mod profile;
 
 /// Largest certificate we parse.
 pub(crate) const MAX_CERT_LEN: usize = 32 * 1024;
@@ -119,4 +122,112 @@ impl Cert {
 
 fn secs(t: x509_cert::time::Time) -> i64 {
     i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The X.509 profile checks (basic constraints, key usage, extended key usage) and the subject
+/// as attributes, for chains judged by rules rather than against a fixed trust root (Notary
+/// Project code-signing chains, RFC 3161 TSA chains up to a trust store).
+impl Cert {
+    /// The DER TBSCertificate, exactly as signed.
+    pub fn tbs_der(&self) -> &[u8] {
+        self.slice(&self.tbs)
+    }
+
+    /// Whether the certificate's own key verifies its signature and it names itself as issuer.
+    pub fn is_self_signed(&self) -> bool {
+        self.is_signed_by(self)
+    }
+
+    /// `(critical, cA, pathLenConstraint)` of basicConstraints, if present.
+    pub fn basic_constraints(&self) -> Result<Option<(bool, bool, Option<u8>)>, String> {
+        self.parsed
+            .tbs_certificate()
+            .get_extension::<BasicConstraints>()
+            .map(|o| o.map(|(crit, bc)| (crit, bc.ca, bc.path_len_constraint)))
+            .map_err(|e| format!("{}: basicConstraints does not parse: {e}", self.subject()))
+    }
+
+    /// `(critical, bits)` of keyUsage, if present.
+    pub fn key_usage(&self) -> Result<Option<(bool, KeyUsage)>, String> {
+        self.parsed
+            .tbs_certificate()
+            .get_extension::<KeyUsage>()
+            .map_err(|e| format!("{}: keyUsage does not parse: {e}", self.subject()))
+    }
+
+    /// `(critical, purposes)` of extendedKeyUsage, if present.
+    pub fn extended_key_usage(&self) -> Result<Option<(bool, Vec<ObjectIdentifier>)>, String> {
+        self.parsed
+            .tbs_certificate()
+            .get_extension::<ExtendedKeyUsage>()
+            .map(|o| o.map(|(crit, eku)| (crit, eku.0)))
+            .map_err(|e| format!("{}: extendedKeyUsage does not parse: {e}", self.subject()))
+    }
+
+    /// The subject as an RFC 4514 string (`CN=…,O=…,C=…`), for reasons and evidence.
+    pub fn subject(&self) -> String {
+        self.parsed.tbs_certificate().subject().to_string()
+    }
+
+    /// The subject's attributes as `(type, value)` in certificate order, types named as Go's
+    /// `pkix.Name` names them (`C`, `ST`, `L`, `O`, `OU`, `CN`, …; others as dotted OIDs),
+    /// because Notary Project trusted identities are matched against that rendering. A value
+    /// that is not a string is `#<hex of its DER>`. Multi-valued RDNs are refused, as Notation
+    /// refuses them.
+    pub fn subject_attributes(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for rdn in self.parsed.tbs_certificate().subject().iter_rdn() {
+            if rdn.len() > 1 {
+                return Err(format!(
+                    "the certificate subject {} has a multi-valued RDN",
+                    self.subject()
+                ));
+            }
+            for atv in rdn.iter() {
+                out.push((attribute_name(&atv.oid), attribute_value(&atv.value)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Go's short name of a DN attribute type, else its dotted OID.
+fn attribute_name(oid: &ObjectIdentifier) -> String {
+    const NAMES: [(&str, &str); 9] = [
+        ("2.5.4.6", "C"),
+        ("2.5.4.10", "O"),
+        ("2.5.4.11", "OU"),
+        ("2.5.4.3", "CN"),
+        ("2.5.4.5", "SERIALNUMBER"),
+        ("2.5.4.7", "L"),
+        ("2.5.4.8", "ST"),
+        ("2.5.4.9", "STREET"),
+        ("2.5.4.17", "POSTALCODE"),
+    ];
+    let dotted = oid.to_string();
+    NAMES
+        .iter()
+        .find(|(o, _)| *o == dotted)
+        .map_or(dotted.clone(), |(_, n)| (*n).to_string())
+}
+
+fn attribute_value(value: &x509_cert::der::Any) -> String {
+    use x509_cert::der::asn1::{Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+    use x509_cert::der::{Encode as _, Tag, Tagged as _};
+    let s = match value.tag() {
+        Tag::PrintableString => PrintableStringRef::try_from(value)
+            .ok()
+            .map(|s| s.as_str().to_string()),
+        Tag::Utf8String => Utf8StringRef::try_from(value)
+            .ok()
+            .map(|s| s.as_str().to_string()),
+        Tag::Ia5String => Ia5StringRef::try_from(value)
+            .ok()
+            .map(|s| s.as_str().to_string()),
+        Tag::TeletexString => TeletexStringRef::try_from(value)
+            .ok()
+            .map(|s| s.as_str().to_string()),
+        _ => None,
+    };
+    s.unwrap_or_else(|| format!("#{}", hex::encode(value.to_der().unwrap_or_default())))
 }

@@ -13,10 +13,47 @@
 //! ([`TrustStores::from_dir`], [`TrustPolicyDocument::from_json`]). Revocation by AWS Signer
 //! is an online call the service makes ([`aws_signer_revocation_query`]) and hands in as a
 //! [`RevocationStatus`].
+//!
+//! Implementation: [`trust_store`], [`trust_policy`] (documents, statements, levels),
+//! [`identity`] (x509.subject identities), [`aws_signer`] (signing-profile identities,
+//! `GetRevocationStatus` input), [`integrity`] and [`steps`] (the workflow); RFC 3161 tokens
+//! are verified by `verify::timestamp::verify_with_roots`, certificate requirements by
+//! `verify::x509::profile`.
+//!
+//! What shipgate does differently from notation-go, deliberately:
+//! - it runs no verification plugins: AWS Signer's checks (trusted identity, the attributes it
+//!   processes, revocation input) are built in, any other plugin fails integrity, and the
+//!   plugin's minimum version is not compared;
+//! - trusted identities other than `*`, `x509.subject:` and AWS Signer signing-profile ARNs
+//!   (meant for plugins) are refused when the policy loads, not when a signature needs them;
+//! - `verifyTimestamp: afterCertExpiry` is verified as `always` (a `tsa:` store then always
+//!   requires a countersignature): stricter, since [`TrustPolicy`] has no field for it yet;
+//! - no OCSP/CRL is fetched, for signing or TSA chains: revocation is what the caller hands in,
+//!   and only AWS Signer's is required (`NotChecked` fails an AWS Signer signature at enforce);
+//! - a `skip` level is a rejection, not a pass; `S=` is read as `ST=` in x509.subject; the
+//!   trust-store folder may be symlinked inside itself (Kubernetes mounts), not outside.
 
-// Used by the verification steps once they land; parsing is exercised by its own tests.
+// The signing agent and the plugin's minimum version are parsed but only informational.
 #[allow(dead_code)]
 pub(crate) mod envelope;
+
+mod aws_signer;
+mod identity;
+mod integrity;
+mod steps;
+mod trust_policy;
+mod trust_store;
+
+#[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
+mod step_tests;
+#[cfg(test)]
+mod store_tests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod vector_tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,22 +121,21 @@ impl TrustStores {
         name: &str,
         bytes: &[u8],
     ) -> Result<usize, String> {
-        let _ = (kind, name, bytes);
-        Err("not implemented yet".into())
+        trust_store::add_certificates(self, kind, name, bytes)
     }
 
-    /// Reads a trust-store root laid out as `DIR/{ca,signingAuthority,tsa}/NAME/*`.
-    /// Bounded: at most 64 stores, 64 files per store, 64 KiB per file.
+    /// Reads a trust-store root laid out as `DIR/{ca,signingAuthority,tsa}/NAME/*` (or
+    /// Notation's own folder holding `x509/`). Files are `.pem`, `.crt`, `.cer` or `.der`;
+    /// hidden entries and sub-folders of a store are ignored; a symlink may not lead outside
+    /// `DIR`. Bounded: at most 64 stores, 64 files per store, 64 KiB per file.
     pub fn from_dir(dir: &Path) -> Result<TrustStores, String> {
-        let _ = dir;
-        Err("not implemented yet".into())
+        trust_store::from_dir(dir)
     }
 
     /// The AWS Signer root CAs, embedded: commercial (`signingAuthority:aws-signer-ts`) and,
     /// when `govcloud`, also GovCloud (US).
     pub fn aws_signer(govcloud: bool) -> TrustStores {
-        let _ = govcloud;
-        TrustStores::default()
+        trust_store::aws_signer(govcloud)
     }
 
     /// Every store's `(kind, name)`.
@@ -138,8 +174,7 @@ impl VerificationLevel {
     /// A named level with `override` entries (`{"expiry": "log"}`), validated as Notation does
     /// (integrity cannot be overridden; `skip` takes no overrides).
     pub fn new(name: &str, overrides: &BTreeMap<String, String>) -> Result<Self, String> {
-        let _ = (name, overrides);
-        Err("not implemented yet".into())
+        trust_policy::level(name, overrides)
     }
 
     pub fn action(&self, step: Step) -> Action {
@@ -154,7 +189,8 @@ pub enum TrustedIdentity {
     Any,
     /// `x509.subject: C=US, ST=WA, O=…`: the leaf subject must carry each of these attributes.
     X509Subject(Vec<(String, String)>),
-    /// An AWS Signer signing-profile ARN or signing-profile-version ARN.
+    /// An AWS Signer signing-profile ARN, signing-profile-version ARN (or, as the AWS Signer
+    /// plugin also takes them, an aliased-profile or alias ARN), verbatim.
     AwsSignerProfile(String),
 }
 
@@ -178,15 +214,13 @@ pub struct TrustPolicyDocument {
 impl TrustPolicyDocument {
     /// Parses and validates Notation's `trustpolicy.json` (bounded to 256 KiB).
     pub fn from_json(bytes: &[u8]) -> Result<TrustPolicyDocument, String> {
-        let _ = bytes;
-        Err("not implemented yet".into())
+        trust_policy::from_json(bytes)
     }
 
     /// The statement for `repository` (`registry/repo`, no tag or digest): the one that names
     /// it exactly, else the `*` one; an error when none applies.
     pub fn statement_for(&self, repository: &str) -> Result<&TrustPolicy, String> {
-        let _ = repository;
-        Err("not implemented yet".into())
+        trust_policy::statement_for(self, repository)
     }
 }
 
@@ -216,7 +250,9 @@ pub struct AwsSignerRevocationQuery {
     pub platform_id: String,
     /// The signing time (Unix seconds).
     pub signature_timestamp: i64,
-    /// One per certificate of the chain below the root, as the API defines them (hex TBS hashes).
+    /// One per certificate of the chain, root included, as the AWS Signer plugin computes
+    /// them: the hex SHA-384 of the certificate's TBS followed by that of its issuer's TBS (for
+    /// the root, its own again).
     pub certificate_hashes: Vec<String>,
 }
 
@@ -226,8 +262,8 @@ pub fn aws_signer_revocation_query(
     envelope: &[u8],
     media_type: &str,
 ) -> Option<AwsSignerRevocationQuery> {
-    let _ = (envelope, media_type);
-    None
+    let env = envelope::parse(envelope, media_type).ok()?;
+    aws_signer::revocation_query(&env)
 }
 
 /// A Notation signature that verified.
@@ -258,8 +294,37 @@ pub fn verify(
     now: i64,
     revocation: &RevocationStatus,
 ) -> Result<NotationVerified, Rejection> {
-    let _ = (envelope, media_type, target, policy, stores, now, revocation);
-    Err(Rejection::new(
-        "Notary Project verification is not implemented yet".into(),
-    ))
+    if policy.level.name == "skip" || policy.level.action(Step::Integrity) == Action::Skip {
+        return Err(Rejection::new(format!(
+            "trust policy statement {:?} has verification level skip: it verifies nothing, so \
+             a gate cannot accept it",
+            policy.name
+        )));
+    }
+    let env = envelope::parse(envelope, media_type)
+        .map_err(|r| Rejection::new(format!("integrity failed: {}", r.reason)))?;
+    let chain =
+        integrity::chain(&env).map_err(|e| Rejection::new(format!("integrity failed: {e}")))?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| Rejection::new("integrity failed: no signing certificate".into()))?;
+    // The key, not the header, decides the algorithm: say so before the signature check would
+    // only say "does not verify".
+    integrity::check_algorithm(env.alg, leaf)
+        .map_err(|e| Rejection::new(format!("integrity failed: {e}")))?;
+    if !env.verify_signature(&leaf.key) {
+        return Err(Rejection::new(
+            "integrity failed: the signature does not verify with the signing certificate's key \
+             (the envelope or its payload was altered)"
+                .into(),
+        ));
+    }
+    let cx = steps::Context {
+        target,
+        policy,
+        stores,
+        now,
+        revocation,
+    };
+    steps::judge(&env, chain, &cx)
 }
