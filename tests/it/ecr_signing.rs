@@ -93,13 +93,23 @@ fn signing_check(d: &Value) -> &Value {
         .unwrap_or_else(|| panic!("no ecr-signing check in {d}"))
 }
 
+/// `(name, ECR's answer, the rule's YAML, exit code, check code, words the reason must hold)`.
+type Case = (
+    &'static str,
+    (StatusCode, Value),
+    String,
+    i32,
+    &'static str,
+    &'static [&'static str],
+);
+
 #[test]
 fn each_status_is_reported_and_judged_through_the_real_binary() {
     let image = format!("{HOST}/team/app@{DIGEST}");
     let failed = json!([{"signingProfileArn": PROFILE, "status": "FAILED",
         "failureCode": "SIGNING_PROFILE_REVOKED", "failureReason": "the profile was revoked"}]);
     let any = "  {}\n".to_string();
-    let cases: Vec<(&str, (StatusCode, Value), String, i32, &str, &[&str])> = vec![
+    let cases: Vec<Case> = vec![
         (
             "complete",
             statuses(json!([{"signingProfileArn": PROFILE, "status": "COMPLETE"}])),

@@ -80,44 +80,54 @@ fn judge(rule: &EcrSigningPolicy, found: &EcrSigningEvidence) -> (CheckResult, C
         Some(p) => format!(" with signing profile {p}"),
         None => String::new(),
     };
+    judge_statuses(rule, &target.digest, &by, &relevant)
+        .unwrap_or_else(|| missing(&target.digest, &by, &found.statuses))
+}
+
+/// The verdict from the statuses of the profile that counts: complete, in progress or failed;
+/// `None` when there is none of those.
+fn judge_statuses(
+    rule: &EcrSigningPolicy,
+    digest: &str,
+    by: &str,
+    relevant: &[&EcrSigningStatus],
+) -> Option<(CheckResult, CheckCode, String)> {
     if let Some(s) = relevant.iter().find(|s| s.status == rule.status) {
         let with = s
             .signing_profile_arn
             .as_deref()
             .unwrap_or("an unnamed profile");
-        return (
+        return Some((
             CheckResult::Pass,
             CheckCode::EcrSigningComplete,
             format!(
-                "ECR reports managed signing {} for {} (profile {with})",
-                s.status, target.digest
+                "ECR reports managed signing {} for {digest} (profile {with})",
+                s.status
             ),
-        );
+        ));
     }
     if relevant.iter().any(|s| s.status == "IN_PROGRESS") {
-        return (
+        return Some((
             CheckResult::Error,
             CheckCode::EcrSigningPending,
-            format!(
-                "ECR is still signing {}{by}; not a verdict yet, retry shortly",
-                target.digest
-            ),
-        );
+            format!("ECR is still signing {digest}{by}; not a verdict yet, retry shortly"),
+        ));
     }
-    if let Some(s) = relevant.iter().find(|s| s.status == "FAILED") {
-        return (
-            CheckResult::Fail,
-            CheckCode::EcrSigningFailed,
-            format!(
-                "ECR's managed signing of {}{by} FAILED ({}: {})",
-                target.digest,
-                s.failure_code.as_deref().unwrap_or("no failure code"),
-                s.failure_reason.as_deref().unwrap_or("no reason given")
-            ),
-        );
-    }
-    let others: Vec<String> = found
-        .statuses
+    let s = relevant.iter().find(|s| s.status == "FAILED")?;
+    Some((
+        CheckResult::Fail,
+        CheckCode::EcrSigningFailed,
+        format!(
+            "ECR's managed signing of {digest}{by} FAILED ({}: {})",
+            s.failure_code.as_deref().unwrap_or("no failure code"),
+            s.failure_reason.as_deref().unwrap_or("no reason given")
+        ),
+    ))
+}
+
+/// No status of the profile that counts: say what ECR did report.
+fn missing(digest: &str, by: &str, all: &[EcrSigningStatus]) -> (CheckResult, CheckCode, String) {
+    let others: Vec<String> = all
         .iter()
         .map(|s| {
             format!(
@@ -135,7 +145,9 @@ fn judge(rule: &EcrSigningPolicy, found: &EcrSigningEvidence) -> (CheckResult, C
     (
         CheckResult::Fail,
         CheckCode::EcrSigningMissing,
-        format!("ECR did not sign {}{by} ({seen}): no ECR signing rule matched the repository when the image was pushed", target.digest),
+        format!(
+            "ECR did not sign {digest}{by} ({seen}): no ECR signing rule matched the repository when the image was pushed"
+        ),
     )
 }
 

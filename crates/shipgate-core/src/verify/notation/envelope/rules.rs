@@ -73,10 +73,68 @@ pub(super) struct Parts {
     pub timestamp_token: Option<Vec<u8>>,
 }
 
+/// "the JWS envelope" + `m`, as a rejection.
+fn rejection(f: &str, m: String) -> Rejection {
+    Rejection::new(format!("the {f} envelope{m}"))
+}
+
 /// The specification's rules common to both formats, applied to what a format read.
 pub(super) fn finish(p: Parts) -> Result<Envelope, Rejection> {
     let f = p.format.name();
-    let reject = |m: String| Err(Rejection::new(format!("the {f} envelope{m}")));
+    let (alg, scheme) = header_basics(&p)?;
+    let crit = check_crit(&p)?;
+    let signed_at = signing_time(&p, scheme)?;
+    // Notation refuses such an envelope as invalid; so do we.
+    if let Some(expiry) = p.expiry {
+        if expiry <= signed_at {
+            return Err(rejection(
+                f,
+                format!(
+                    " expires ({}) no later than it was signed ({})",
+                    show_time(expiry),
+                    show_time(signed_at)
+                ),
+            ));
+        }
+    }
+    check_chain(&p.cert_chain, p.format)?;
+    if let Some(token) = &p.timestamp_token {
+        if token.is_empty() {
+            return Err(rejection(f, format!("'s `{TIMESTAMP_SIGNATURE}` is empty")));
+        }
+        if token.len() > MAX_TIMESTAMP_LEN {
+            return Err(rejection(
+                f,
+                format!(
+                    "'s `{TIMESTAMP_SIGNATURE}` is larger than {} KiB",
+                    MAX_TIMESTAMP_LEN / 1024
+                ),
+            ));
+        }
+    }
+    let extended = extended_attributes(f, p.extended, &crit)?;
+    Ok(Envelope {
+        payload: p.payload,
+        signed_bytes: p.signed_bytes,
+        signature: p.signature,
+        alg,
+        cert_chain: p.cert_chain,
+        signing_scheme: scheme,
+        signing_time: p.signing_time,
+        authentic_signing_time: p.authentic_signing_time,
+        expiry: p.expiry,
+        verification_plugin: p.verification_plugin,
+        verification_plugin_min_version: p.verification_plugin_min_version,
+        extended,
+        signing_agent: p.signing_agent,
+        timestamp_token: p.timestamp_token,
+    })
+}
+
+/// Non-empty payload and signature, the algorithm, the content type and the signing scheme.
+fn header_basics(p: &Parts) -> Result<(SignatureAlgorithm, SigningScheme), Rejection> {
+    let f = p.format.name();
+    let reject = |m: String| Err(rejection(f, m));
     if p.payload.is_empty() {
         return reject("'s payload is empty".into());
     }
@@ -110,15 +168,20 @@ pub(super) fn finish(p: Parts) -> Result<Envelope, Rejection> {
             ))
         }
     };
+    Ok((alg, scheme))
+}
 
-    // `crit`: every name in it must be present, and every critical header must be in it.
-    let Some(crit) = p.crit else {
+/// `crit`: every name in it must be present, and every critical header must be in it.
+fn check_crit(p: &Parts) -> Result<BTreeSet<Label>, Rejection> {
+    let f = p.format.name();
+    let reject = |m: String| Err(rejection(f, m));
+    let Some(crit) = &p.crit else {
         return reject("'s protected header has no `crit` (the specification requires it)".into());
     };
     if crit.is_empty() {
         return reject("'s protected header has an empty `crit`".into());
     }
-    let crit: BTreeSet<Label> = crit.into_iter().collect();
+    let crit: BTreeSet<Label> = crit.iter().cloned().collect();
     if let Some(absent) = crit.iter().find(|c| !p.labels.contains(*c)) {
         return reject(format!(
             "'s protected header lists `{absent}` in `crit` but does not carry it"
@@ -142,68 +205,84 @@ pub(super) fn finish(p: Parts) -> Result<Envelope, Rejection> {
             ));
         }
     }
+    Ok(crit)
+}
 
-    // Which signing time a scheme requires, and allows.
-    let signed_at = match scheme {
+/// The signing time the scheme requires (and only the one it allows).
+fn signing_time(p: &Parts, scheme: SigningScheme) -> Result<i64, Rejection> {
+    let f = p.format.name();
+    match scheme {
         SigningScheme::X509 => {
             if p.authentic_signing_time.is_some() {
-                return reject(format!(
-                    " carries `{AUTHENTIC_SIGNING_TIME}`, which only the \
-                     notary.x509.signingAuthority scheme allows"
+                return Err(rejection(
+                    f,
+                    format!(
+                        " carries `{AUTHENTIC_SIGNING_TIME}`, which only the \
+                         notary.x509.signingAuthority scheme allows"
+                    ),
                 ));
             }
             p.signing_time.ok_or_else(|| {
-                Rejection::new(format!(
-                    "the {f} envelope uses signing scheme notary.x509 but does not carry \
-                     `{SIGNING_TIME}`"
-                ))
-            })?
+                rejection(
+                    f,
+                    format!(" uses signing scheme notary.x509 but does not carry `{SIGNING_TIME}`"),
+                )
+            })
         }
         SigningScheme::X509SigningAuthority => {
             if p.signing_time.is_some() {
-                return reject(format!(
-                    " carries `{SIGNING_TIME}`, which the notary.x509.signingAuthority \
-                     scheme does not allow (it uses `{AUTHENTIC_SIGNING_TIME}`)"
+                return Err(rejection(
+                    f,
+                    format!(
+                        " carries `{SIGNING_TIME}`, which the notary.x509.signingAuthority \
+                         scheme does not allow (it uses `{AUTHENTIC_SIGNING_TIME}`)"
+                    ),
                 ));
             }
             p.authentic_signing_time.ok_or_else(|| {
-                Rejection::new(format!(
-                    "the {f} envelope uses signing scheme notary.x509.signingAuthority but \
-                     does not carry `{AUTHENTIC_SIGNING_TIME}`"
-                ))
-            })?
-        }
-    };
-    // Notation refuses such an envelope as invalid; so do we.
-    if let Some(expiry) = p.expiry {
-        if expiry <= signed_at {
-            return reject(format!(
-                " expires ({}) no later than it was signed ({})",
-                show_time(expiry),
-                show_time(signed_at)
-            ));
+                rejection(
+                    f,
+                    format!(
+                        " uses signing scheme notary.x509.signingAuthority but does not carry \
+                         `{AUTHENTIC_SIGNING_TIME}`"
+                    ),
+                )
+            })
         }
     }
+}
 
-    let mut extended = Vec::with_capacity(p.extended.len());
+/// The protected headers that are not Notary's own, each marked critical or not. An unknown
+/// `io.cncf.notary.*` header that is critical cannot be honoured; a non-critical one is
+/// informational by definition and dropped.
+fn extended_attributes(
+    f: &str,
+    labels: Vec<(Label, serde_json::Value)>,
+    crit: &BTreeSet<Label>,
+) -> Result<Vec<ExtendedAttribute>, Rejection> {
+    let mut extended = Vec::with_capacity(labels.len());
     let mut keys = BTreeSet::new();
-    for (label, value) in p.extended {
+    for (label, value) in labels {
         let critical = crit.contains(&label);
         let key = label.to_string();
         if key.starts_with(NOTARY_PREFIX) {
-            // Reserved for the specification, and none we know: a critical one cannot be
-            // honoured; a non-critical one is informational by definition.
             if critical {
-                return reject(format!(
-                    "'s protected header lists `{key}` in `crit`, a Notary Project header \
-                     this verifier does not know"
+                return Err(rejection(
+                    f,
+                    format!(
+                        "'s protected header lists `{key}` in `crit`, a Notary Project header \
+                         this verifier does not know"
+                    ),
                 ));
             }
             continue;
         }
         if !keys.insert(key.clone()) {
-            return reject(format!(
-                "'s protected header carries the label `{key}` both as an integer and as text"
+            return Err(rejection(
+                f,
+                format!(
+                    "'s protected header carries the label `{key}` both as an integer and as text"
+                ),
             ));
         }
         extended.push(ExtendedAttribute {
@@ -212,36 +291,7 @@ pub(super) fn finish(p: Parts) -> Result<Envelope, Rejection> {
             value,
         });
     }
-
-    check_chain(&p.cert_chain, p.format)?;
-    if let Some(token) = &p.timestamp_token {
-        if token.is_empty() {
-            return reject(format!("'s `{TIMESTAMP_SIGNATURE}` is empty"));
-        }
-        if token.len() > MAX_TIMESTAMP_LEN {
-            return reject(format!(
-                "'s `{TIMESTAMP_SIGNATURE}` is larger than {} KiB",
-                MAX_TIMESTAMP_LEN / 1024
-            ));
-        }
-    }
-
-    Ok(Envelope {
-        payload: p.payload,
-        signed_bytes: p.signed_bytes,
-        signature: p.signature,
-        alg,
-        cert_chain: p.cert_chain,
-        signing_scheme: scheme,
-        signing_time: p.signing_time,
-        authentic_signing_time: p.authentic_signing_time,
-        expiry: p.expiry,
-        verification_plugin: p.verification_plugin,
-        verification_plugin_min_version: p.verification_plugin_min_version,
-        extended,
-        signing_agent: p.signing_agent,
-        timestamp_token: p.timestamp_token,
-    })
+    Ok(extended)
 }
 
 /// The chain's shape: one to [`MAX_CHAIN`] certificates, none empty or over [`MAX_CERT_LEN`].
