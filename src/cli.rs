@@ -1,4 +1,5 @@
-//! The command line: `check`, `serve`, `policy validate|schema`.
+//! The command line: `check`, `serve`, `policy validate|schema`, the verifiers alone
+//! (`verify-bundle`, `verify-notation`), and the adapters' commands.
 //!
 //! Exit codes, everywhere: 0 pass (or valid), 1 fail, 2 usage or configuration error.
 
@@ -41,6 +42,10 @@ enum Command {
     /// Verify one Sigstore bundle for an artifact (the sigstore-conformance client protocol);
     /// exit 0 verified, 1 not verified, 2 unusable arguments.
     VerifyBundle(crate::verify_bundle::VerifyBundleArgs),
+    /// Verify one Notary Project (Notation) signature offline with Notation's trust policy and
+    /// trust-store layout; exit 0 verified, 1 not verified, 2 unusable arguments (including an
+    /// invalid trust policy or trust store).
+    VerifyNotation(crate::verify_notation::VerifyNotationArgs),
     /// Run as a GitHub Actions step: decide images (locally or with a shipgate service),
     /// write outputs, a step summary and annotations; exit 1 on fail.
     GithubAction(crate::github_action::GithubActionArgs),
@@ -146,6 +151,17 @@ pub fn main() -> ExitCode {
                 EXIT_FAIL
             }
             Err(crate::verify_bundle::VerifyBundleError::Usage(why)) => usage(why),
+        },
+        Command::VerifyNotation(args) => match crate::verify_notation::verify_notation(&args) {
+            Ok(line) => {
+                println!("OK: {}", line.replace('\n', " "));
+                EXIT_PASS
+            }
+            Err(crate::verify_notation::VerifyNotationError::Failed(why)) => {
+                eprintln!("FAIL: {}", why.replace('\n', " "));
+                EXIT_FAIL
+            }
+            Err(crate::verify_notation::VerifyNotationError::Usage(why)) => usage(why),
         },
         Command::Check(args) => {
             init_tracing("warn");

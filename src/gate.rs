@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cache::DecisionCache;
 use crate::decision::{Check, CheckCode, CheckResult, Decision, PolicyRef};
 use crate::evaluate::{self, Needs};
+use crate::evidence::aws_signer::{AwsSignerRevocation, SignerRevocation};
 use crate::evidence::base_image::BaseImageCache;
 use crate::evidence::collect::Collectors;
 use crate::evidence::ecr_findings::ScanFindings;
@@ -102,6 +103,9 @@ struct Inner {
     policies: PolicySet,
     registry: Arc<dyn Registry>,
     findings: Arc<dyn ScanFindings>,
+    /// AWS Signer revocation of Notary Project signatures; asked only for AWS Signer
+    /// signatures under an authority whose level checks revocation.
+    signer_revocation: Arc<dyn SignerRevocation>,
     verifier: Arc<Verifier>,
     settings: GateSettings,
     cache: DecisionCache,
@@ -114,11 +118,25 @@ struct Inner {
 
 impl Gate {
     /// `findings` answers `vulnerabilities: {source: ecr}` (the AWS SDK in production); it is
-    /// only asked when a governing policy has a `vulnerabilities` section.
+    /// only asked when a governing policy has a `vulnerabilities` section. AWS Signer
+    /// revocation goes to AWS through the SDK (`with_signer_revocation` to choose otherwise).
     pub fn new(
         policies: PolicySet,
         registry: Arc<dyn Registry>,
         findings: Arc<dyn ScanFindings>,
+        verifier: Arc<Verifier>,
+        settings: GateSettings,
+    ) -> Gate {
+        let revocation = Arc::new(AwsSignerRevocation::new());
+        Gate::with_signer_revocation(policies, registry, findings, revocation, verifier, settings)
+    }
+
+    /// `Gate::new` with the port that answers AWS Signer's `GetRevocationStatus`.
+    pub fn with_signer_revocation(
+        policies: PolicySet,
+        registry: Arc<dyn Registry>,
+        findings: Arc<dyn ScanFindings>,
+        signer_revocation: Arc<dyn SignerRevocation>,
         verifier: Arc<Verifier>,
         settings: GateSettings,
     ) -> Gate {
@@ -135,6 +153,7 @@ impl Gate {
                 policies,
                 registry,
                 findings,
+                signer_revocation,
                 verifier,
                 settings,
                 cache,
@@ -390,6 +409,7 @@ impl Gate {
         let collectors = Collectors {
             registry: self.inner.registry.as_ref(),
             findings: self.inner.findings.as_ref(),
+            signer_revocation: self.inner.signer_revocation.as_ref(),
             base_images: &self.inner.base_images,
             limits: &self.inner.settings.collect,
             timeout: self.inner.settings.timeout,

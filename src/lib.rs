@@ -25,3 +25,4 @@ pub mod quarantine;
 pub mod server;
 pub mod setup;
 pub mod verify_bundle;
+pub mod verify_notation;

@@ -28,7 +28,9 @@ pub async fn collect(
     limits: &CollectLimits,
     bundles: SharedBundles<'_>,
 ) -> AttestationCollection {
-    let (mut out, bundles) = tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
+    let (mut out, referrers) =
+        tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
+    let bundles = referrers.bundles;
     out.notes.extend(bundles.notes);
     out.errors.extend(bundles.errors);
     out.truncated.extend(bundles.truncated);

@@ -6,10 +6,13 @@ use std::time::Duration;
 use shipgate_core::evaluate::Needs;
 use shipgate_core::evidence::Evidence;
 
+use super::aws_signer::SignerRevocation;
 use super::base_image::BaseImageCache;
 use super::ecr_findings::{CollectPlan, ScanFindings};
 use super::signatures::CollectLimits;
-use super::{attestations, base_hints, base_image, ecr_findings, ecr_signing, signatures};
+use super::{
+    attestations, base_hints, base_image, ecr_findings, ecr_signing, notation, signatures,
+};
 use crate::reference::{Digest, Repository};
 use crate::registry::Registry;
 
@@ -17,6 +20,8 @@ use crate::registry::Registry;
 pub struct Collectors<'a> {
     pub registry: &'a dyn Registry,
     pub findings: &'a dyn ScanFindings,
+    /// AWS Signer revocation, for Notary Project signatures (`Needs::notation`).
+    pub signer_revocation: &'a dyn SignerRevocation,
     pub base_images: &'a BaseImageCache,
     pub limits: &'a CollectLimits,
     /// The gate's evaluation timeout, and when this evaluation's ends.
@@ -35,12 +40,16 @@ impl Collectors<'_> {
                 if !needs.signatures {
                     return None;
                 }
-                let found = signatures::collect_with(
+                let plan = needs.notation.map(|n| notation::NotationPlan {
+                    revocation: n.signer_revocation.then_some(self.signer_revocation),
+                });
+                let found = notation::collect_signatures(
                     self.registry,
                     repo,
                     digest,
                     self.limits,
                     bundles.clone(),
+                    plan,
                 );
                 Some(found.await)
             },

@@ -1,6 +1,8 @@
 //! Collection of signature artifacts for an image digest, in the places cosign writes them:
 //! the legacy `sha256-<hex>.sig` tag, and Sigstore bundles attached as OCI 1.1 referrers
-//! (through the referrers API, or the `sha256-<hex>` index tag when the registry has none).
+//! (through the referrers API, or the `sha256-<hex>` index tag when the registry has none:
+//! `referrers`). Notary Project signatures are listed in the same lookup and fetched by
+//! `notation`.
 //!
 //! Nothing is judged here. Whatever went wrong while looking is returned in `errors`, so that
 //! evaluation can fail closed with the reason instead of reading it as "not signed".
@@ -8,20 +10,26 @@
 use futures::stream::{self, StreamExt as _};
 use serde::Deserialize;
 
+use super::referrers;
+pub use super::referrers::Referrers;
 use super::{BundleArtifact, LegacySignature, SignatureArtifact};
 use crate::reference::{Digest, Repository};
-use crate::registry::{Descriptor, Registry, MAX_REFERRERS};
+use crate::registry::{Descriptor, Registry};
+use crate::verify::notation::SIGNATURE_ARTIFACT_TYPE as NOTATION_ARTIFACT_TYPE;
 pub use shipgate_core::evidence::signatures::*;
 
 /// Bounds on what `collect` reads.
 #[derive(Debug, Clone)]
 pub struct CollectLimits {
-    /// Most artifacts returned (legacy layers and bundles together).
+    /// Most artifacts returned (legacy layers and bundles together; Notary Project signatures,
+    /// where a policy reads them, have the same bound of their own).
     pub max_signatures: usize,
     /// Largest simple-signing payload blob read.
     pub max_payload_bytes: usize,
     /// Largest Sigstore bundle blob read.
     pub max_bundle_bytes: usize,
+    /// Largest Notary Project signature envelope read.
+    pub max_envelope_bytes: usize,
     /// How many referrer manifests are fetched at once.
     pub concurrency: usize,
 }
@@ -66,29 +74,23 @@ impl Default for CollectLimits {
             max_signatures: 32,
             max_payload_bytes: 64 * 1024,
             max_bundle_bytes: 1024 * 1024,
+            max_envelope_bytes: 1024 * 1024,
             concurrency: 4,
         }
     }
 }
 
 #[derive(Deserialize)]
-struct ImageManifest {
+pub(super) struct ImageManifest {
     #[serde(default)]
     pub(super) layers: Vec<Descriptor>,
     #[serde(default)]
-    subject: Option<Descriptor>,
+    pub(super) subject: Option<Descriptor>,
 }
 
-#[derive(Deserialize)]
-struct ImageIndex {
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
-
-/// The referrer lookup of one evaluation, shared: signatures and attestations both need the
-/// bundles attached to the digest, and the registry is asked once.
-pub type SharedBundles<'a> =
-    futures::future::Shared<futures::future::BoxFuture<'a, SignatureCollection>>;
+/// The referrer lookup of one evaluation, shared: signatures (cosign and Notary Project) and
+/// attestations all need what is attached to the digest, and the registry is asked once.
+pub type SharedBundles<'a> = futures::future::Shared<futures::future::BoxFuture<'a, Referrers>>;
 
 /// Starts (lazily) the one referrer lookup of `digest` that [`collect`] and
 /// `attestations::collect` share.
@@ -125,9 +127,9 @@ pub async fn collect_with(
     limits: &CollectLimits,
     bundles: SharedBundles<'_>,
 ) -> SignatureCollection {
-    let (legacy, bundles) = tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
+    let (legacy, referrers) = tokio::join!(collect_legacy(registry, repo, digest, limits), bundles);
     let mut out = SignatureCollection::default();
-    for part in [legacy, bundles] {
+    for part in [legacy, referrers.bundles] {
         out.artifacts.extend(part.artifacts);
         out.notes.extend(part.notes);
         out.errors.extend(part.errors);
@@ -263,67 +265,27 @@ async fn collect_legacy(
 }
 
 /// The Sigstore bundles attached to `digest` as OCI referrers (referrers API, else its tag
-/// fallback); shared with attestation collection.
+/// fallback), and the Notary Project signatures listed there; shared with attestation
+/// collection.
 async fn collect_bundles(
     registry: &dyn Registry,
     repo: &Repository,
     digest: &Digest,
     limits: &CollectLimits,
-) -> SignatureCollection {
+) -> Referrers {
     let mut out = SignatureCollection::default();
-    let (mut descriptors, via) = match registry.referrers(repo, digest).await {
-        Ok(Some(d)) => {
-            out.notes
-                .push(format!("referrers API: {} referrers of {digest}", d.len()));
-            (d, "referrers API".to_string())
-        }
-        Ok(None) => {
-            let tag = digest.cosign_tag("");
-            match registry.manifest(repo, &tag).await {
-                Ok(None) => {
-                    out.notes.push(format!(
-                        "referrers API not supported by the registry, tag fallback {tag}: not found"
-                    ));
-                    return out;
-                }
-                Err(e) => {
-                    out.errors.push(format!(
-                        "referrers API not supported by the registry; looking up tag fallback {tag}: {e}"
-                    ));
-                    return out;
-                }
-                Ok(Some(m)) => match serde_json::from_slice::<ImageIndex>(&m.bytes) {
-                    Ok(index) => {
-                        out.notes.push(format!(
-                            "referrers API not supported by the registry, used tag fallback {tag}: {} referrers",
-                            index.manifests.len()
-                        ));
-                        (index.manifests, format!("tag fallback {tag}"))
-                    }
-                    Err(e) => {
-                        out.errors.push(format!(
-                            "tag fallback {tag} ({}) is not an image index: {e}",
-                            m.digest
-                        ));
-                        return out;
-                    }
-                },
-            }
-        }
-        Err(e) => {
-            out.errors
-                .push(format!("listing the referrers of {digest}: {e}"));
-            return out;
-        }
+    let Some((descriptors, via)) = referrers::list(registry, repo, digest, &mut out).await else {
+        return Referrers {
+            bundles: out,
+            ..Referrers::default()
+        };
     };
-    // The registry client returns one more than `MAX_REFERRERS` when the listing went on (the
-    // tag fallback index is cut here the same way): more than it means the rest was not read.
-    if descriptors.len() > MAX_REFERRERS {
-        out.truncated.push(format!(
-            "{via}: more than {MAX_REFERRERS} referrers listed; only the first {MAX_REFERRERS} were considered (limit max_referrers)"
-        ));
-        descriptors.truncate(MAX_REFERRERS);
-    }
+    // Only listed here; fetched by `notation::collect` for policies with a Notation authority.
+    let notation = descriptors
+        .iter()
+        .filter(|d| d.artifact_type.as_deref() == Some(NOTATION_ARTIFACT_TYPE))
+        .cloned()
+        .collect();
     let mut bundles: Vec<Descriptor> = descriptors
         .into_iter()
         .filter(|d| {
@@ -354,7 +316,11 @@ async fn collect_bundles(
         }
     }
     skips.finish(&mut out.notes, &via);
-    out
+    Referrers {
+        bundles: out,
+        notation,
+        via,
+    }
 }
 
 /// `Ok(Ok(bundle))`, `Ok(Err(note))` for a referrer that is skipped on purpose, `Err(error)`.

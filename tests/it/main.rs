@@ -18,6 +18,7 @@ mod gate_harness;
 mod github_action;
 mod hostile_server;
 mod http_api;
+mod notation;
 mod outbound;
 mod packaging;
 mod provenance;

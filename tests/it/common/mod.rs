@@ -5,6 +5,7 @@ pub mod attest;
 pub mod cosign;
 pub mod ecr_stub;
 pub mod moto;
+pub mod notation;
 pub mod oci;
 pub mod private_sigstore;
 pub mod registry;

@@ -29,7 +29,7 @@ pub use base_image::{
     PlatformReport,
 };
 pub use ecr_signing::{ecr_signing_check, EcrSigningReport};
-pub use needs::{Needs, ScanNeeds};
+pub use needs::{Needs, NotationNeeds, ScanNeeds};
 pub use provenance::{
     build_facts, provenance_check, BuildFacts, ProvenanceFacts, ProvenanceReport,
     RejectedAttestation, VerifiedProvenance,

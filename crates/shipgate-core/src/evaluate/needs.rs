@@ -11,6 +11,9 @@ use crate::policy::Policy;
 pub struct Needs {
     /// Signature artifacts (a `signatures` rule).
     pub signatures: bool,
+    /// Notary Project signatures too (a `signatures` rule with a `notation`/`awsSigner`
+    /// authority); cosign-only rules never fetch them.
+    pub notation: Option<NotationNeeds>,
     /// Attestations: a `provenance` rule, or a base-image pattern that can only find its
     /// candidates among the images the provenance names.
     pub attestations: bool,
@@ -20,6 +23,14 @@ pub struct Needs {
     pub base_patterns: Vec<BasePattern>,
     /// ECR's managed-signing status (an `ecrSigning` rule).
     pub ecr_signing: bool,
+}
+
+/// What Notary Project signatures need besides the envelope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotationNeeds {
+    /// Ask AWS Signer whether an AWS Signer signature is revoked: some Notation authority's
+    /// level does not skip revocation for a signing-authority (AWS Signer) trust store.
+    pub signer_revocation: bool,
 }
 
 /// How to read the scan: the longest wait any policy allows, and whether any starts a scan.
@@ -48,6 +59,17 @@ impl Needs {
                 source: _,
             } = policy.as_ref();
             needs.signatures |= signatures.is_some();
+            let notation = signatures
+                .iter()
+                .flat_map(|s| &s.authorities)
+                .filter_map(|a| match &a.identity {
+                    crate::policy::Identity::Notation(n) => Some(n),
+                    _ => None,
+                });
+            for n in notation {
+                let plan = needs.notation.get_or_insert_with(NotationNeeds::default);
+                plan.signer_revocation |= n.wants_signer_revocation();
+            }
             needs.attestations |= provenance.is_some();
             needs.ecr_signing |= ecr_signing.is_some();
             if let Some(v) = vulnerabilities {

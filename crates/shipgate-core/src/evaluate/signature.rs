@@ -75,8 +75,9 @@ pub fn signature_check(
     }
     let (mut code, mut reason) = if found.artifacts.is_empty() {
         let reason = format!(
-            "no signatures found for {digest} ({}). Sign the digest, not a tag (`cosign sign --key KEY IMAGE@{digest}`), and push the signature to the same repository",
-            found.notes.join("; ")
+            "no signatures found for {digest} ({}). Sign the digest, not a tag ({}), and push the signature to the same repository",
+            found.notes.join("; "),
+            how_to_sign(rule, digest)
         );
         (CheckCode::SignatureMissing, reason)
     } else {
@@ -172,11 +173,25 @@ fn shortfall(
     }
 }
 
+/// The signing command(s) for the kinds of authority the rule has.
+fn how_to_sign(rule: &SignaturePolicy, digest: &Digest) -> String {
+    let notation = |a: &crate::policy::Authority| matches!(a.identity, Identity::Notation(_));
+    let mut how = Vec::new();
+    if rule.authorities.iter().any(|a| !notation(a)) {
+        how.push(format!("`cosign sign --key KEY IMAGE@{digest}`"));
+    }
+    if rule.authorities.iter().any(notation) {
+        how.push(format!("`notation sign IMAGE@{digest}`"));
+    }
+    how.join(" or ")
+}
+
 fn describe(identity: &Identity) -> String {
     match identity {
         Identity::Key(key) => format!("key {}", key.fingerprint()),
         Identity::Keyless { issuer, subject } => {
             format!("keyless, issuer {issuer}, subject {subject}")
         }
+        Identity::Notation(n) => n.describe(),
     }
 }

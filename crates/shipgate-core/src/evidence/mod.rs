@@ -8,16 +8,21 @@ pub mod base_hints;
 pub mod base_image;
 pub mod ecr_findings;
 pub mod ecr_signing;
+pub mod notation;
 pub mod severity;
 pub mod signatures;
 
-/// A signature found for an image, in one of the formats cosign writes.
+pub use notation::NotationArtifact;
+
+/// A signature found for an image: one of the formats cosign writes, or a Notary Project one.
 #[derive(Debug, Clone)]
 pub enum SignatureArtifact {
     /// A layer of a legacy `sha256-<hex>.sig` manifest.
     Legacy(LegacySignature),
     /// A Sigstore bundle (v0.1–v0.3), found as an OCI referrer or through the referrers tag fallback.
     Bundle(BundleArtifact),
+    /// A Notary Project (Notation) signature envelope, found as an OCI referrer the same way.
+    Notation(NotationArtifact),
 }
 
 impl SignatureArtifact {
@@ -26,6 +31,7 @@ impl SignatureArtifact {
         match self {
             SignatureArtifact::Legacy(l) => &l.source,
             SignatureArtifact::Bundle(b) => &b.source,
+            SignatureArtifact::Notation(n) => &n.source,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod base_pattern;
 mod glob;
 mod locate;
 pub mod model;
+mod notation;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -223,6 +224,16 @@ fn resolve_authorities(
                 let key = PublicKey::from_pem(&pem)
                     .map_err(|e| invalid(format!("{field}: {}: {e}{at}", full.display())))?;
                 Identity::Key(key)
+            }
+            DraftIdentity::Notation(d) => {
+                let resolved = notation::resolve(d, &draft.name, base).map_err(|e| {
+                    let at = line_of(text, &e.needle);
+                    invalid(format!(
+                        "{section}.authorities[{i}].{}: {}{at}",
+                        e.field, e.message
+                    ))
+                })?;
+                Identity::Notation(Arc::new(resolved))
             }
         };
         authorities.push(Authority {
@@ -447,6 +458,8 @@ enum DraftIdentity {
     Ready(Identity),
     /// Resolved against the policy file's directory after parsing.
     KeyRef(String),
+    /// `notation:` / `awsSigner:`, whose files are read after parsing too.
+    Notation(notation::NotationDraft),
 }
 
 impl TryFrom<PolicyFile> for RawPolicy {
@@ -548,6 +561,12 @@ fn draft_authorities(
             return Err(format!(
                 "{section}.authorities[{i}].name: `{}` is used twice; the threshold counts distinct authorities",
                 a.name
+            ));
+        }
+        if section == "provenance" && (a.notation.is_some() || a.aws_signer.is_some()) {
+            return Err(format!(
+                "{section}.authorities[{i}].{}: a Notary Project authority signs images only; provenance attestations are verified as Sigstore bundles or cosign attestations, so use `key`, `keyRef` or `keyless` here (and the Notary Project authority under `signatures`)",
+                if a.notation.is_some() { "notation" } else { "awsSigner" }
             ));
         }
         authorities
@@ -723,21 +742,38 @@ fn vulnerability_policy(v: VulnerabilitiesSection) -> Result<VulnerabilityPolicy
     })
 }
 
-fn draft_authority(a: AuthorityFile) -> Result<DraftAuthority, String> {
+fn draft_authority(mut a: AuthorityFile) -> Result<DraftAuthority, String> {
     if a.name.is_empty() {
         return Err("name: must not be empty".into());
     }
-    let given = [a.key.is_some(), a.key_ref.is_some(), a.keyless.is_some()];
+    let given = [
+        a.key.is_some(),
+        a.key_ref.is_some(),
+        a.keyless.is_some(),
+        a.notation.is_some(),
+        a.aws_signer.is_some(),
+    ];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(format!(
-            "{}: give exactly one of `key`, `keyRef` or `keyless` for authority `{}`",
-            if a.keyless.is_some() {
+            "{}: give exactly one of `key`, `keyRef`, `keyless`, `notation` or `awsSigner` for authority `{}`",
+            if a.aws_signer.is_some() {
+                "awsSigner"
+            } else if a.notation.is_some() {
+                "notation"
+            } else if a.keyless.is_some() {
                 "keyless"
             } else {
                 "key"
             },
             a.name
         ));
+    }
+    if let Some(draft) = notation::draft_of(&mut a)? {
+        return Ok(DraftAuthority {
+            name: a.name,
+            identity: DraftIdentity::Notation(draft),
+            tlog: TlogRequirement::Optional,
+        });
     }
     let identity = if let Some(pem) = &a.key {
         DraftIdentity::Ready(Identity::Key(

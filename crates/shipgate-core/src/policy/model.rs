@@ -96,7 +96,8 @@ fn one() -> usize {
     1
 }
 
-/// A signer the policy trusts: a public key, or a keyless (Fulcio certificate) identity.
+/// A signer the policy trusts: a public key, a keyless (Fulcio certificate) identity, or a
+/// Notary Project signer (`notation`, `awsSigner`; image signatures only).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthorityFile {
@@ -111,6 +112,12 @@ pub struct AuthorityFile {
     /// Keyless signing: the certificate's OIDC issuer and subject (SAN) must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyless: Option<KeylessFile>,
+    /// Notary Project (Notation) signatures, judged by a Notation trust policy and trust store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notation: Option<NotationFile>,
+    /// Notary Project signatures made by AWS Signer signing profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_signer: Option<AwsSignerFile>,
     /// `required` (default) or `optional`. Optional for a key: a signature needs no log entry.
     /// Optional for keyless: a verified RFC 3161 timestamp may prove the signing time instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +139,67 @@ pub struct KeylessFile {
     /// Regular expression for the subject (unanchored unless you anchor it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_reg_exp: Option<String>,
+}
+
+/// `notation:` — Notary Project signatures under Notation's own trust policy and trust stores.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotationFile {
+    /// Notation's `trustpolicy.json` (relative to the policy file): the statement whose
+    /// `registryScopes` name the image's `registry/repository` (else the `*` one) judges it.
+    /// Without it, `trustedIdentities`, `level` and `override` make one statement for every
+    /// repository that trusts every store of `trustStore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<String>,
+    /// Required: the trust-store root (relative to the policy file), laid out as Notation's:
+    /// `DIR/{ca,signingAuthority,tsa}/NAME/*.pem|crt|cer|der`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store: Option<String>,
+    /// Without `trustPolicy` (then required): who may sign, as Notation writes it:
+    /// `x509.subject: C=US, ST=WA, O=acme, CN=release`, or `*` for any certificate of the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_identities: Vec<String>,
+    /// Without `trustPolicy`: `strict` (default), `permissive` or `audit`; `skip` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Without `trustPolicy`: per-step actions that differ from the level's, as Notation's
+    /// `override` (`{expiry: log}`, `{revocation: skip}`; integrity cannot be overridden).
+    #[serde(
+        default,
+        rename = "override",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// `awsSigner:` — Notary Project signatures made by AWS Signer (verified natively, no plugin).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AwsSignerFile {
+    /// A signing-profile ARN (`arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME`) or
+    /// signing-profile-version ARN (`…/NAME/VERSION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_arn: Option<String>,
+    /// Several such ARNs; a signature by any one of them counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profile_arns: Vec<String>,
+    /// A PEM file (relative to the policy file) of further AWS Signer root CAs, e.g. for the
+    /// China regions. The commercial AWS Signer root is always trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roots_ref: Option<String>,
+    /// Also trust the AWS GovCloud (US) AWS Signer root.
+    #[serde(default)]
+    pub gov_cloud: bool,
+    /// `strict` (default), `permissive` or `audit`; `skip` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Per-step actions that differ from the level's, as Notation's `override`.
+    #[serde(
+        default,
+        rename = "override",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub overrides: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

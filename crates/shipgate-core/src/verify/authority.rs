@@ -2,7 +2,9 @@
 //! its `authorities` into these).
 
 use std::fmt;
+use std::sync::Arc;
 
+use super::notation_authority::NotationAuthority;
 use super::PublicKey;
 
 /// An exact string or a regular expression, as policies name issuers and subjects.
@@ -43,6 +45,9 @@ pub enum Identity {
     Key(PublicKey),
     /// A Fulcio certificate whose OIDC issuer and subject match.
     Keyless { issuer: Matcher, subject: Matcher },
+    /// A Notary Project signature that its trust policy and trust stores accept (`notation:`,
+    /// `awsSigner:`); only for image signatures, never attestations.
+    Notation(Arc<NotationAuthority>),
 }
 
 /// Whether a transparency-log proof must accompany the signature.

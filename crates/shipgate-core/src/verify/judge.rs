@@ -89,14 +89,18 @@ pub(crate) fn judge_all(
     let facts = OnceCell::new();
     authorities
         .iter()
-        .map(|a| match material {
-            Err(r) => Err(r.clone()),
-            Ok(m) => match &a.identity {
-                Identity::Key(key) => judge_key(m, a, key, source),
-                Identity::Keyless { issuer, subject } => {
-                    judge_keyless(m, a, issuer, subject, source, root, &facts)
-                }
-            },
+        .map(|a| match (&a.identity, material) {
+            // Said first: the kind of signature is wrong whatever else is.
+            (Identity::Notation(_), _) => Err(Rejection::new(format!(
+                "this is a cosign (Sigstore) signature; authority `{}` expects a Notary Project \
+                 signature",
+                a.name
+            ))),
+            (_, Err(r)) => Err(r.clone()),
+            (Identity::Key(key), Ok(m)) => judge_key(m, a, key, source),
+            (Identity::Keyless { issuer, subject }, Ok(m)) => {
+                judge_keyless(m, a, issuer, subject, source, root, &facts)
+            }
         })
         .collect()
 }
@@ -161,6 +165,7 @@ fn judge_key(
         issuer: None,
         tlog_index,
         integrated_time,
+        logged: Vec::new(),
         source: source.to_string(),
     })
 }
@@ -236,6 +241,7 @@ fn judge_keyless(
         issuer: Some(issuer.to_string()),
         tlog_index: entry.map(|e| e.log_index),
         integrated_time: entry.and_then(|e| e.integrated_time),
+        logged: Vec::new(),
         source: source.to_string(),
     })
 }

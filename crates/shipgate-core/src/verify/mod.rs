@@ -11,7 +11,9 @@
 //! [`certificate`] (Fulcio leaves, chain, SCT), [`rekor`] (SET, inclusion proof, signed-note
 //! checkpoint, entry bodies), [`timestamp`] (RFC 3161 timestamps, CMS SignedData),
 //! [`legacy`] (cosign `.sig` layers), [`bundle`] (Sigstore bundles), [`dsse`] (envelopes and
-//! in-toto statements), [`judge`] (per-authority decisions), [`asn1`] (DER/PEM slicing).
+//! in-toto statements), [`judge`] (per-authority decisions), [`asn1`] (DER/PEM slicing);
+//! [`notation`] (Notary Project envelopes and trust policies), judged per authority by
+//! `notation_judge` against a [`notation_authority::NotationAuthority`].
 //!
 //! Why not the `sigstore` crate (0.15), whose source was read for this: its cosign checks run on
 //! `SignatureLayer`s that only its own OCI client can build (`SignatureLayer::new` is
@@ -40,6 +42,8 @@ mod judge;
 mod keys;
 mod legacy;
 pub mod notation;
+pub mod notation_authority;
+mod notation_judge;
 mod rekor;
 mod timestamp;
 mod trust_root;
@@ -101,7 +105,8 @@ impl Rejection {
 pub struct VerifiedSignature {
     /// The authority's name.
     pub authority: String,
-    /// Key fingerprint, or the certificate subject for keyless.
+    /// Key fingerprint, or the certificate subject for keyless; for a Notary Project signature
+    /// the leaf certificate's subject, or the AWS Signer signing-profile ARN.
     pub signer: String,
     /// The OIDC issuer of a keyless certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,9 +114,14 @@ pub struct VerifiedSignature {
     /// Transparency-log index, where a log proof verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlog_index: Option<u64>,
-    /// Log integration time (Unix seconds), where known.
+    /// Log integration time (Unix seconds), where known; for a Notary Project signature (no
+    /// log), its authentic signing time, else the time its envelope claims.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_time: Option<i64>,
+    /// Verification steps that failed but that the authority's level only logs (Notary Project
+    /// `permissive` and `audit` levels, `override`s), each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logged: Vec<String>,
     /// Where the signature was found.
     pub source: String,
 }
@@ -232,6 +242,14 @@ impl Verifier {
         }
         let root = &self.trust_root;
         let mut material = match (artifact, &subject.sha256) {
+            (SignatureArtifact::Notation(n), digest) => {
+                return notation_judge::judge_notation(
+                    n,
+                    digest.as_ref(),
+                    image_signature,
+                    authorities,
+                )
+            }
             (SignatureArtifact::Legacy(l), Some(digest)) => legacy::prepare(l, digest, root),
             (SignatureArtifact::Legacy(_), None) => Err(Rejection::new(
                 "a cosign image signature names a sha256 digest; no sha256 was given".into(),
