@@ -108,6 +108,7 @@ fn every_code_has_a_remediation_unless_it_passes() {
                 | CheckCode::ProvenanceVerified
                 | CheckCode::FindingsWithinBudget
                 | CheckCode::BaseAllowed
+                | CheckCode::EcrSigningComplete
                 | CheckCode::PolicyUnmatchedAllowed
         );
         assert_eq!(code.remediation().is_empty(), passing, "{code}");
