@@ -24,5 +24,6 @@ pub mod net;
 pub mod quarantine;
 pub mod server;
 pub mod setup;
+pub mod trust;
 pub mod verify_bundle;
 pub mod verify_notation;

@@ -14,17 +14,20 @@ const SCT_LIST_OID: [u8; 10] = [0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 
 /// verification parses it, and its signature checked with its own leaf key. True when it
 /// parses.
 pub fn notation_envelope(bytes: &[u8]) -> bool {
-    [super::notation::JWS_MEDIA_TYPE, super::notation::COSE_MEDIA_TYPE]
-        .iter()
-        .any(|media_type| {
-            let Ok(e) = super::notation::envelope::parse(bytes, media_type) else {
-                return false;
-            };
-            if let Some(leaf) = e.cert_chain.first().and_then(|d| Cert::from_der(d).ok()) {
-                let _ = e.verify_signature(&leaf.key);
-            }
-            true
-        })
+    [
+        super::notation::JWS_MEDIA_TYPE,
+        super::notation::COSE_MEDIA_TYPE,
+    ]
+    .iter()
+    .any(|media_type| {
+        let Ok(e) = super::notation::envelope::parse(bytes, media_type) else {
+            return false;
+        };
+        if let Some(leaf) = e.cert_chain.first().and_then(|d| Cert::from_der(d).ok()) {
+            let _ = e.verify_signature(&leaf.key);
+        }
+        true
+    })
 }
 
 /// What a Notary Project envelope's signature covers, the signature, and the leaf certificate
