@@ -442,7 +442,10 @@ async fn expired_keys_are_never_used_when_the_issuer_is_unreachable() {
     let before = f.registry.calls.load(std::sync::atomic::Ordering::SeqCst);
     let (status, _, body) = post(&f.app, Some(&bearer(&token))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("keys of"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("keys of"),
+        "{body}"
+    );
     assert_eq!(
         f.registry.calls.load(std::sync::atomic::Ordering::SeqCst),
         before,
