@@ -264,9 +264,27 @@ async fn serve(args: ServeArgs) -> u8 {
     if policies.is_empty() {
         tracing::warn!("no policies loaded: every image will fail with `no policy governs`");
     }
-    let gate = match build_gate(policies, &args.gate, Some(&config)) {
-        Ok(g) => g,
-        Err(e) => return usage(format!("{e:#}")),
+    // With `tuf:`, the Sigstore root is the TUF repository's, kept current in the background
+    // (the refresher lives as long as the server).
+    let (gate, _tuf_refresher) = match (&config.tuf, &args.gate.trusted_root) {
+        (Some(_), Some(_)) => {
+            return usage("--trusted-root and the config's `tuf` section exclude each other".into())
+        }
+        (Some(tuf), None) => match tuf.start().await {
+            Ok((root, refresher)) => {
+                tracing::info!(status = ?root.status(), "Sigstore trusted root from TUF");
+                let verifier = Arc::new(crate::verify::Verifier::with_source(root));
+                match crate::setup::build_gate_with(policies, &args.gate, Some(&config), verifier) {
+                    Ok(g) => (g, refresher),
+                    Err(e) => return usage(format!("{e:#}")),
+                }
+            }
+            Err(e) => return usage(format!("tuf: {e:#}")),
+        },
+        (None, _) => match build_gate(policies, &args.gate, Some(&config)) {
+            Ok(g) => (g, None),
+            Err(e) => return usage(format!("{e:#}")),
+        },
     };
     let auth = match &config.auth {
         Some(auth) => match Authenticator::new(auth, &AuthSettings::default()) {

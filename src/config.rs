@@ -25,6 +25,10 @@ pub struct ServeConfig {
     /// A private Sigstore `trusted_root.json` (default: the embedded public-good root).
     #[serde(default)]
     pub trusted_root: Option<PathBuf>,
+    /// Keep the public-good Sigstore trusted root current through its TUF repository instead
+    /// of the embedded one (not with `trustedRoot`).
+    #[serde(default)]
+    pub tuf: Option<crate::trust::TufConfig>,
     /// What to do with an image no policy governs: `deny` (default) or `allow`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -92,6 +96,17 @@ impl ServeConfig {
         }
         if let Some(root) = &mut config.trusted_root {
             *root = base.join(&*root);
+        }
+        if let Some(tuf) = &mut config.tuf {
+            if config.trusted_root.is_some() {
+                anyhow::bail!(
+                    "{}: give `trustedRoot` (a fixed private root) or `tuf` (the public-good root, refreshed), not both",
+                    path.display()
+                );
+            }
+            tuf.cache_dir = base.join(&tuf.cache_dir);
+            tuf.options()
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         }
         if let Some(outbound) = &config.outbound {
             // Refused at load: a misspelt host pattern must not silently allow nothing (or all).

@@ -56,14 +56,17 @@ pub fn usage(message: String) -> u8 {
     EXIT_USAGE
 }
 
-/// Builds the gate from flags, falling back to the config file, then to defaults.
+/// Builds the gate from flags, falling back to the config file, then to defaults, with a
+/// fixed trusted root (`--trusted-root`, else the embedded public-good one).
 pub fn build_gate(
     policies: PolicySet,
     args: &GateArgs,
     config: Option<&ServeConfig>,
 ) -> anyhow::Result<Gate> {
-    let config = config.cloned().unwrap_or_default();
-    let trusted_root = args.trusted_root.clone().or(config.trusted_root);
+    let trusted_root = args
+        .trusted_root
+        .clone()
+        .or_else(|| config.and_then(|c| c.trusted_root.clone()));
     let trust_root = match &trusted_root {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
@@ -73,6 +76,18 @@ pub fn build_gate(
         }
         None => TrustRoot::public_good()?,
     };
+    let verifier = Arc::new(Verifier::new(Arc::new(trust_root)));
+    build_gate_with(policies, args, config, verifier)
+}
+
+/// Like [`build_gate`], with the verifier given (a TUF-refreshed root: `tuf:` in the config).
+pub fn build_gate_with(
+    policies: PolicySet,
+    args: &GateArgs,
+    config: Option<&ServeConfig>,
+    verifier: Arc<Verifier>,
+) -> anyhow::Result<Gate> {
+    let config = config.cloned().unwrap_or_default();
     let mut insecure = config.insecure_registries;
     insecure.extend(args.insecure_registries.iter().cloned());
     let mut outbound = config.outbound.unwrap_or_default();
@@ -113,7 +128,7 @@ pub fn build_gate(
         policies,
         Arc::new(registry),
         Arc::new(AwsScanFindings::new()),
-        Arc::new(Verifier::new(Arc::new(trust_root))),
+        verifier,
         settings,
     ))
 }

@@ -1,12 +1,15 @@
 //! Trust roots that change at run time: the Sigstore trusted root, refreshed through TUF
-//! ([`tuf`]). Not wired into the gate yet; see docs/trust-roots.md.
+//! ([`tuf`]), and served to the verifier as its trusted root ([`source`]: `tuf:` in the
+//! `serve --config` file). See docs/trust-roots.md.
 
 mod cache;
 mod error;
 mod options;
 mod refresh;
+pub mod source;
 mod transport;
 pub mod tuf;
 
 pub use refresh::{start, Refresher};
+pub use source::TufConfig;
 pub use tuf::{RootSource, TufError, TufOptions, TufStatus, TufTrustRoot};

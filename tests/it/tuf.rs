@@ -416,3 +416,87 @@ async fn bad_options_are_refused_with_the_reason() {
     let err = refused(garbage).await;
     assert!(err.contains("the embedded TUF root"), "{err}");
 }
+
+/// The TUF root as the verifier's trusted root (`Verifier::with_source`, what `tuf:` in the
+/// serve config builds): a real cosign v3 bundle (sigstore-rs's, public-good) verifies under the
+/// public-good `trusted_root.json` the repository serves, and once that metadata has expired
+/// with the mirror gone the same bundle is rejected with the reason — never judged with a
+/// stale root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_judges_with_the_tuf_root_and_refuses_once_it_expired() {
+    use shipgate::evidence::{BundleArtifact, SignatureArtifact};
+    use shipgate::policy::Policy;
+    use shipgate::verify::Verifier;
+
+    let repo = TufRepo::new().await;
+    repo.publish(
+        1,
+        &tuf_repo::read(TRUSTED_ROOT_A),
+        SignedDuration::from_secs(3),
+    )
+    .await;
+    let mirror = Mirror::serve(repo.served.clone()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let client = TufTrustRoot::new(options(&repo, mirror.url.clone(), cache.path()))
+        .await
+        .unwrap();
+    client.refresh().await.unwrap();
+    let verifier = Verifier::with_source(std::sync::Arc::new(client));
+
+    let bundle = SignatureArtifact::Bundle(BundleArtifact {
+        json: tuf_repo::read("tests/data/vectors/sigstore-rs/bundle_v03.json"),
+        media_type: "application/vnd.dev.sigstore.bundle.v0.3+json".into(),
+        source: "test".into(),
+    });
+    let digest: shipgate::reference::Digest =
+        "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172"
+            .parse()
+            .unwrap();
+    let policy = Policy::from_yaml(
+        "name: t\nimages: [\"registry.test/**\"]\nsignatures:\n  authorities:\n    - name: ci\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n        subject: https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0\n",
+        Path::new("t.yaml"),
+    )
+    .unwrap();
+    let authorities = &policy.signatures.as_ref().unwrap().authorities;
+    let verified = verifier.verify_signature(&bundle, &digest, authorities);
+    assert!(verified[0].is_ok(), "{verified:?}");
+
+    mirror.set_up(false);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let refused = verifier.verify_signature(&bundle, &digest, authorities);
+    let why = refused[0].as_ref().unwrap_err().reason.clone();
+    assert!(
+        why.contains("trusted root is unavailable") && why.contains("expired"),
+        "{why}"
+    );
+}
+
+/// `tuf:` in the serve config: checked at load (with `trustedRoot` it is refused; a bad
+/// interval or mirror is named), and its cache directory is relative to the file.
+#[test]
+fn the_serve_config_tuf_section_is_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |yaml: &str| {
+        let path = dir.path().join("serve.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        shipgate::config::ServeConfig::load(&path)
+    };
+    let ok = load("tuf:\n  cacheDir: tuf-cache\n  refreshMinutes: 30\n").unwrap();
+    assert_eq!(
+        ok.tuf.unwrap().cache_dir,
+        dir.path().join("tuf-cache"),
+        "relative to the config file"
+    );
+    for (yaml, needle) in [
+        ("trustedRoot: root.json\ntuf:\n  cacheDir: c\n", "not both"),
+        (
+            "tuf:\n  cacheDir: c\n  refreshMinutes: 0\n",
+            "refreshMinutes",
+        ),
+        ("tuf:\n  cacheDir: c\n  mirror: not a url\n", "tuf.mirror"),
+        ("tuf:\n  cacheDir: c\n  mirorr: x\n", "mirorr"),
+    ] {
+        let err = format!("{:#}", load(yaml).unwrap_err());
+        assert!(err.contains(needle), "{yaml}: {err}");
+    }
+}

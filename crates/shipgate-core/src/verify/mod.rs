@@ -191,19 +191,58 @@ impl Subject {
     }
 }
 
+/// Where a verifier's Sigstore trusted root comes from: fixed at start, or kept current by the
+/// service (TUF). The core only asks; it never fetches.
+pub trait TrustRootSource: Send + Sync {
+    /// The root to judge with now, or why there is none (e.g. its TUF metadata expired):
+    /// then every Sigstore signature is rejected with that reason, never judged with a stale
+    /// root.
+    fn current(&self) -> Result<Arc<TrustRoot>, String>;
+}
+
+/// A trusted root that never changes (the embedded public-good root, or `--trusted-root`).
+struct FixedRoot(Arc<TrustRoot>);
+
+impl TrustRootSource for FixedRoot {
+    fn current(&self) -> Result<Arc<TrustRoot>, String> {
+        Ok(self.0.clone())
+    }
+}
+
 /// Verifies signatures against a trust root. Cheap to share: hold it in an `Arc`.
 pub struct Verifier {
-    trust_root: Arc<TrustRoot>,
+    source: Arc<dyn TrustRootSource>,
 }
 
 impl Verifier {
     pub fn new(trust_root: Arc<TrustRoot>) -> Self {
-        Verifier { trust_root }
+        Verifier {
+            source: Arc::new(FixedRoot(trust_root)),
+        }
     }
 
-    /// The trust root this verifier judges against.
-    pub fn trust_root(&self) -> &Arc<TrustRoot> {
-        &self.trust_root
+    /// A verifier whose trusted root is asked for at every verification (a TUF-refreshed one).
+    pub fn with_source(source: Arc<dyn TrustRootSource>) -> Self {
+        Verifier { source }
+    }
+
+    /// The trust root this verifier judges against now, or why there is none.
+    pub fn trust_root(&self) -> Result<Arc<TrustRoot>, String> {
+        self.source.current()
+    }
+
+    /// The current root, or one rejection per authority saying why there is none.
+    fn root_or_rejections<T>(&self, n: usize) -> Result<Arc<TrustRoot>, Vec<Result<T, Rejection>>> {
+        self.source.current().map_err(|why| {
+            (0..n)
+                .map(|_| {
+                    Err(Rejection::new(format!(
+                        "the Sigstore trusted root is unavailable, so no Sigstore signature can \
+                         be verified: {why}"
+                    )))
+                })
+                .collect()
+        })
     }
 
     /// Verifies one artifact for `digest` against each authority; one result per authority, in order.
@@ -240,16 +279,24 @@ impl Verifier {
         if authorities.is_empty() {
             return Vec::new();
         }
-        let root = &self.trust_root;
+        // Notary Project signatures do not use the Sigstore root: judged before asking for it.
+        if let SignatureArtifact::Notation(n) = artifact {
+            return notation_judge::judge_notation(
+                n,
+                subject.sha256.as_ref(),
+                image_signature,
+                authorities,
+            );
+        }
+        let root = match self.root_or_rejections(authorities.len()) {
+            Ok(root) => root,
+            Err(rejections) => return rejections,
+        };
+        let root = root.as_ref();
         let mut material = match (artifact, &subject.sha256) {
-            (SignatureArtifact::Notation(n), digest) => {
-                return notation_judge::judge_notation(
-                    n,
-                    digest.as_ref(),
-                    image_signature,
-                    authorities,
-                )
-            }
+            (SignatureArtifact::Notation(_), _) => Err(Rejection::new(
+                "a Notary Project signature reached the Sigstore verifier (bug)".into(),
+            )),
             (SignatureArtifact::Legacy(l), Some(digest)) => legacy::prepare(l, digest, root),
             (SignatureArtifact::Legacy(_), None) => Err(Rejection::new(
                 "a cosign image signature names a sha256 digest; no sha256 was given".into(),
@@ -285,7 +332,11 @@ impl Verifier {
         if authorities.is_empty() {
             return Vec::new();
         }
-        let root = &self.trust_root;
+        let root = match self.root_or_rejections(authorities.len()) {
+            Ok(root) => root,
+            Err(rejections) => return rejections,
+        };
+        let root = root.as_ref();
         let (statement, material) = match attestation::prepare(artifact, subject, root) {
             Ok((s, m)) => (Some(s), Ok(m)),
             Err(r) => (None, Err(r)),

@@ -1,0 +1,57 @@
+//! The TUF-refreshed root as the verifier's [`TrustRootSource`], and the `tuf:` section of the
+//! service configuration that turns it on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::{Refresher, TufOptions, TufTrustRoot};
+use crate::verify::{TrustRoot, TrustRootSource};
+
+impl TrustRootSource for TufTrustRoot {
+    fn current(&self) -> Result<Arc<TrustRoot>, String> {
+        TufTrustRoot::current(self).map_err(|e| e.to_string())
+    }
+}
+
+/// `tuf:` in the `serve --config` file: keep the Sigstore trusted root current through TUF.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TufConfig {
+    /// Where verified TUF metadata and the trusted root are kept between restarts (relative
+    /// to the config file); created if missing.
+    pub cache_dir: PathBuf,
+    /// The TUF repository (default `https://tuf-repo-cdn.sigstore.dev`); `file://` for a copy
+    /// on disk (air-gapped installs).
+    #[serde(default)]
+    pub mirror: Option<String>,
+    /// Minutes between refreshes (default 60; 1 to 1440).
+    #[serde(default)]
+    pub refresh_minutes: Option<u64>,
+}
+
+impl TufConfig {
+    /// The options and refresh interval, checked.
+    pub fn options(&self) -> anyhow::Result<(TufOptions, Duration)> {
+        let mut options = TufOptions::sigstore_public_good(self.cache_dir.clone())?;
+        if let Some(mirror) = &self.mirror {
+            options.mirror = Url::parse(mirror)
+                .map_err(|e| anyhow::anyhow!("tuf.mirror: `{mirror}` is not a URL: {e}"))?;
+        }
+        let minutes = self.refresh_minutes.unwrap_or(60);
+        if !(1..=1440).contains(&minutes) {
+            anyhow::bail!("tuf.refreshMinutes: {minutes} must be between 1 and 1440");
+        }
+        Ok((options, Duration::from_secs(minutes * 60)))
+    }
+
+    /// Starts the TUF root (from its disk cache, without waiting for the network) and its
+    /// background refresh; keep the [`Refresher`] for as long as the root is used.
+    pub async fn start(&self) -> anyhow::Result<(Arc<TufTrustRoot>, Option<Refresher>)> {
+        let (options, every) = self.options()?;
+        Ok(super::start(options, every).await?)
+    }
+}
