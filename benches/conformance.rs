@@ -79,6 +79,7 @@ fn benches(c: &mut Criterion) {
         identity: Identity::Keyless {
             issuer: Matcher::Exact(ISSUER.into()),
             subject: Matcher::Exact(IDENTITY.into()),
+            claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
     }];

@@ -81,6 +81,7 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
         (None, Some(subject), Some(issuer)) => Identity::Keyless {
             issuer: Matcher::Exact(issuer.clone()),
             subject: Matcher::Exact(subject.clone()),
+            claims: Vec::new(),
         },
         _ => {
             return Err(usage(

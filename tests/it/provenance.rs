@@ -490,6 +490,7 @@ fn github_attestation_bundles_verify_with_their_true_identity_only() {
         identity: Identity::Keyless {
             issuer: Matcher::Exact(issuer.into()),
             subject: Matcher::Exact(subject.into()),
+            claims: Vec::new(),
         },
         tlog,
     };

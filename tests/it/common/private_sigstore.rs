@@ -21,6 +21,52 @@ use super::cosign::{
 pub const OID_FULCIO_ISSUER_V2: &[u64] = &[1, 3, 6, 1, 4, 1, 57264, 1, 8];
 /// Fulcio's legacy OIDC issuer extension (v1): the raw bytes of the issuer URL.
 pub const OID_FULCIO_ISSUER_V1: &[u64] = &[1, 3, 6, 1, 4, 1, 57264, 1, 1];
+/// Fulcio's extensions for the OIDC token's claims (`docs/oid-info.md`), by shipgate's policy
+/// name: `1.3.6.1.4.1.57264.1.9` to `.22`.
+pub const FULCIO_CLAIM_OIDS: [(&str, &[u64]); 14] = [
+    ("buildSignerUri", &[1, 3, 6, 1, 4, 1, 57264, 1, 9]),
+    ("buildSignerDigest", &[1, 3, 6, 1, 4, 1, 57264, 1, 10]),
+    ("runnerEnvironment", &[1, 3, 6, 1, 4, 1, 57264, 1, 11]),
+    ("sourceRepositoryUri", &[1, 3, 6, 1, 4, 1, 57264, 1, 12]),
+    ("sourceRepositoryDigest", &[1, 3, 6, 1, 4, 1, 57264, 1, 13]),
+    ("sourceRepositoryRef", &[1, 3, 6, 1, 4, 1, 57264, 1, 14]),
+    (
+        "sourceRepositoryIdentifier",
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 15],
+    ),
+    (
+        "sourceRepositoryOwnerUri",
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 16],
+    ),
+    (
+        "sourceRepositoryOwnerIdentifier",
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 17],
+    ),
+    ("buildConfigUri", &[1, 3, 6, 1, 4, 1, 57264, 1, 18]),
+    ("buildConfigDigest", &[1, 3, 6, 1, 4, 1, 57264, 1, 19]),
+    ("buildTrigger", &[1, 3, 6, 1, 4, 1, 57264, 1, 20]),
+    ("runInvocationUri", &[1, 3, 6, 1, 4, 1, 57264, 1, 21]),
+    (
+        "sourceRepositoryVisibilityAtSigning",
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 22],
+    ),
+];
+
+/// `(oid, value)` extensions for `claims` given by policy name (`("sourceRepositoryRef",
+/// "refs/heads/main")`), for [`FulcioCa::issue_leaf_with`].
+pub fn github_claims<'a>(claims: &[(&str, &'a str)]) -> Vec<(&'static [u64], &'a str)> {
+    claims
+        .iter()
+        .map(|(name, value)| {
+            let (_, oid) = FULCIO_CLAIM_OIDS
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("no Fulcio claim {name}"));
+            (*oid, *value)
+        })
+        .collect()
+}
+
 /// The trusted root media type.
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
@@ -108,6 +154,20 @@ impl FulcioCa {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> String {
+        self.issue_leaf_with(key, identity, oidc_issuer, not_before, not_after, &[])
+    }
+
+    /// [`FulcioCa::issue_leaf_for`] with `extra` extensions `(oid, value)`, each value a DER
+    /// UTF8String, as Fulcio adds the OIDC token's claims (see [`github_claims`]).
+    pub fn issue_leaf_with(
+        &self,
+        key: &SigningKey,
+        identity: &str,
+        oidc_issuer: &str,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+        extra: &[(&[u64], &str)],
+    ) -> String {
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         let ia5 = rcgen::string::Ia5String::try_from(identity.to_string()).expect("ASCII identity");
@@ -133,6 +193,14 @@ impl FulcioCa {
                 der_utf8_string(oidc_issuer),
             ),
         ];
+        for (oid, value) in extra {
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    oid,
+                    der_utf8_string(value),
+                ));
+        }
         let kp = rcgen_key(key);
         let cert = params.signed_by(&kp, &self.issuer).expect("leaf cert");
         pem_encode("CERTIFICATE", cert.der())
@@ -443,6 +511,27 @@ impl PrivateSigstore {
             oidc_issuer,
             signed_at,
             signed_at + time::Duration::minutes(10),
+        );
+        KeylessSigner { key, cert_pem }
+    }
+
+    /// [`PrivateSigstore::keyless_signer`] whose certificate also carries `extra` extensions
+    /// (DER UTF8Strings; see [`github_claims`]).
+    pub fn keyless_signer_with(
+        &self,
+        identity: &str,
+        oidc_issuer: &str,
+        signed_at: OffsetDateTime,
+        extra: &[(&[u64], &str)],
+    ) -> KeylessSigner {
+        let key = SigningKey::generate_p256();
+        let cert_pem = self.ca.issue_leaf_with(
+            &key,
+            identity,
+            oidc_issuer,
+            signed_at,
+            signed_at + time::Duration::minutes(10),
+            extra,
         );
         KeylessSigner { key, cert_pem }
     }

@@ -73,6 +73,7 @@ pub fn signature_check(
         )
         .with_report(&report);
     }
+    let unavailable = unavailable_authorities(rule, &verified, &rejected);
     let (mut code, mut reason) = if found.artifacts.is_empty() {
         let reason = format!(
             "no signatures found for {digest} ({}). Sign the digest, not a tag ({}), and push the signature to the same repository",
@@ -87,6 +88,13 @@ pub fn signature_check(
     };
     // Missing evidence because a lookup failed is "could not decide", not "unsigned".
     let mut result = CheckResult::Fail;
+    if unavailable > 0 && count + unavailable >= rule.threshold {
+        reason.push_str(
+            ". A service the verification depends on could not be asked, so this is not a \
+             verdict; retry",
+        );
+        (code, result) = (CheckCode::EvidenceUnavailable, CheckResult::Error);
+    }
     if !found.errors.is_empty() {
         reason.push_str(&format!(
             ". Some signature locations could not be read, so this may be incomplete: {}",
@@ -128,6 +136,25 @@ fn tally<'a>(
         }
     }
     (verified, rejected)
+}
+
+/// How many authorities that did not count have a signature that could not be judged (a
+/// revocation service down): if they could make up the shortfall, the check is "could not
+/// decide", not "unsigned".
+fn unavailable_authorities(
+    rule: &SignaturePolicy,
+    verified: &BTreeMap<&str, VerifiedSignature>,
+    rejected: &Rejections,
+) -> usize {
+    rule.authorities
+        .iter()
+        .filter(|a| !verified.contains_key(a.name.as_str()))
+        .filter(|a| {
+            rejected
+                .get(a.name.as_str())
+                .is_some_and(|rs| rs.iter().any(|(_, r)| r.kind == RejectionKind::Unavailable))
+        })
+        .count()
 }
 
 /// Says, per authority that did not count, what was found instead; the code is
@@ -189,8 +216,16 @@ fn how_to_sign(rule: &SignaturePolicy, digest: &Digest) -> String {
 fn describe(identity: &Identity) -> String {
     match identity {
         Identity::Key(key) => format!("key {}", key.fingerprint()),
-        Identity::Keyless { issuer, subject } => {
-            format!("keyless, issuer {issuer}, subject {subject}")
+        Identity::Keyless {
+            issuer,
+            subject,
+            claims,
+        } => {
+            let mut s = format!("keyless, issuer {issuer}, subject {subject}");
+            for (claim, m) in claims {
+                s.push_str(&format!(", {claim} {m}"));
+            }
+            s
         }
         Identity::Notation(n) => n.describe(),
     }

@@ -16,14 +16,17 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::Digest as _;
 
-pub use crate::verify::authority::{self, Authority, Identity, Matcher, TlogRequirement};
+pub use crate::verify::authority::{
+    self, Authority, FulcioClaim, Identity, Matcher, TlogRequirement,
+};
 pub use glob::ImageGlobs;
 pub use model::{Mode, OnError, Severity, VulnerabilitySource};
 
 use crate::reference::Repository;
 use crate::verify::PublicKey;
 use model::{
-    AuthorityFile, PolicyFile, ProvenanceSection, TransparencyLog, VulnerabilitiesSection,
+    AuthorityFile, ClaimsFile, PolicyFile, ProvenanceSection, TransparencyLog,
+    VulnerabilitiesSection,
 };
 
 /// Policy files larger than this are refused: a policy is a page, not a data set.
@@ -784,7 +787,12 @@ fn draft_authority(mut a: AuthorityFile) -> Result<DraftAuthority, String> {
     } else if let Some(k) = a.keyless {
         let issuer = matcher("keyless.issuer", k.issuer, k.issuer_reg_exp)?;
         let subject = matcher("keyless.subject", k.subject, k.subject_reg_exp)?;
-        DraftIdentity::Ready(Identity::Keyless { issuer, subject })
+        let claims = claims(k.claims.unwrap_or_default())?;
+        DraftIdentity::Ready(Identity::Keyless {
+            issuer,
+            subject,
+            claims,
+        })
     } else {
         return Err("key: give one of `key`, `keyRef` or `keyless`".into());
     };
@@ -799,6 +807,41 @@ fn draft_authority(mut a: AuthorityFile) -> Result<DraftAuthority, String> {
         identity,
         tlog,
     })
+}
+
+/// `(claim, exact, regex)` for each field of a [`ClaimsFile`].
+macro_rules! claim_fields {
+    ($c:ident; $($claim:ident => $exact:ident, $re:ident;)*) => {
+        [$((FulcioClaim::$claim, $c.$exact, $c.$re)),*]
+    };
+}
+
+/// `keyless.claims`, in OID order: each claim given (exact or regex) becomes a requirement.
+fn claims(c: ClaimsFile) -> Result<Vec<(FulcioClaim, Matcher)>, String> {
+    let given = claim_fields! { c;
+        BuildSignerUri => build_signer_uri, build_signer_uri_reg_exp;
+        BuildSignerDigest => build_signer_digest, build_signer_digest_reg_exp;
+        RunnerEnvironment => runner_environment, runner_environment_reg_exp;
+        SourceRepositoryUri => source_repository_uri, source_repository_uri_reg_exp;
+        SourceRepositoryDigest => source_repository_digest, source_repository_digest_reg_exp;
+        SourceRepositoryRef => source_repository_ref, source_repository_ref_reg_exp;
+        SourceRepositoryIdentifier => source_repository_identifier, source_repository_identifier_reg_exp;
+        SourceRepositoryOwnerUri => source_repository_owner_uri, source_repository_owner_uri_reg_exp;
+        SourceRepositoryOwnerIdentifier => source_repository_owner_identifier, source_repository_owner_identifier_reg_exp;
+        BuildConfigUri => build_config_uri, build_config_uri_reg_exp;
+        BuildConfigDigest => build_config_digest, build_config_digest_reg_exp;
+        BuildTrigger => build_trigger, build_trigger_reg_exp;
+        RunInvocationUri => run_invocation_uri, run_invocation_uri_reg_exp;
+        SourceRepositoryVisibilityAtSigning => source_repository_visibility_at_signing, source_repository_visibility_at_signing_reg_exp;
+    };
+    given
+        .into_iter()
+        .filter(|(_, exact, pattern)| exact.is_some() || pattern.is_some())
+        .map(|(claim, exact, pattern)| {
+            let field = format!("keyless.claims.{claim}");
+            matcher(&field, exact, pattern).map(|m| (claim, m))
+        })
+        .collect()
 }
 
 fn matcher(field: &str, exact: Option<String>, pattern: Option<String>) -> Result<Matcher, String> {

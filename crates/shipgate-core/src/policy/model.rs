@@ -139,6 +139,101 @@ pub struct KeylessFile {
     /// Regular expression for the subject (unanchored unless you anchor it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_reg_exp: Option<String>,
+    /// Token claims the certificate must carry (Fulcio extensions `1.3.6.1.4.1.57264.1.9`–`.22`),
+    /// each exact or as a regular expression; a certificate without one does not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ClaimsFile>,
+}
+
+/// `keyless.claims`: the OIDC token claims Fulcio copies into the certificate (the names are
+/// the camelCase of Fulcio's extension names), each exact or `…RegExp`, never both.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClaimsFile {
+    /// Exact: the workflow that signed (`…/.github/workflows/release.yml@refs/heads/main`), extension `.9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_signer_uri: Option<String>,
+    /// Regular expression for `buildSignerUri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_signer_uri_reg_exp: Option<String>,
+    /// Exact: the commit of the signing workflow, extension `.10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_signer_digest: Option<String>,
+    /// Regular expression for `buildSignerDigest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_signer_digest_reg_exp: Option<String>,
+    /// Exact: `github-hosted` or `self-hosted`, extension `.11`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
+    /// Regular expression for `runnerEnvironment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_environment_reg_exp: Option<String>,
+    /// Exact: the repository built (`https://github.com/acme/app`), extension `.12`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_uri: Option<String>,
+    /// Regular expression for `sourceRepositoryUri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_uri_reg_exp: Option<String>,
+    /// Exact: the commit built, extension `.13`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_digest: Option<String>,
+    /// Regular expression for `sourceRepositoryDigest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_digest_reg_exp: Option<String>,
+    /// Exact: the ref built (`refs/heads/main`, `refs/tags/v1.2.3`), extension `.14`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_ref: Option<String>,
+    /// Regular expression for `sourceRepositoryRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_ref_reg_exp: Option<String>,
+    /// Exact: the repository's immutable id, extension `.15`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_identifier: Option<String>,
+    /// Regular expression for `sourceRepositoryIdentifier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_identifier_reg_exp: Option<String>,
+    /// Exact: the repository's owner (`https://github.com/acme`), extension `.16`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_uri: Option<String>,
+    /// Regular expression for `sourceRepositoryOwnerUri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_uri_reg_exp: Option<String>,
+    /// Exact: the owner's immutable id, extension `.17`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_identifier: Option<String>,
+    /// Regular expression for `sourceRepositoryOwnerIdentifier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_identifier_reg_exp: Option<String>,
+    /// Exact: the top-level build configuration (workflow file at a ref), extension `.18`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_config_uri: Option<String>,
+    /// Regular expression for `buildConfigUri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_config_uri_reg_exp: Option<String>,
+    /// Exact: the commit of the build configuration, extension `.19`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_config_digest: Option<String>,
+    /// Regular expression for `buildConfigDigest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_config_digest_reg_exp: Option<String>,
+    /// Exact: the event that started the build (`push`, `release`), extension `.20`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_trigger: Option<String>,
+    /// Regular expression for `buildTrigger`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_trigger_reg_exp: Option<String>,
+    /// Exact: the run (`…/actions/runs/ID/attempts/N`), extension `.21`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_invocation_uri: Option<String>,
+    /// Regular expression for `runInvocationUri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_invocation_uri_reg_exp: Option<String>,
+    /// Exact: `public`, `private` or `internal`, extension `.22`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_visibility_at_signing: Option<String>,
+    /// Regular expression for `sourceRepositoryVisibilityAtSigning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_visibility_at_signing_reg_exp: Option<String>,
 }
 
 /// `notation:` — Notary Project signatures under Notation's own trust policy and trust stores.

@@ -36,7 +36,10 @@ fn the_documented_policy_means_what_it_says() {
     assert_eq!(s.threshold, 1);
     let a = &s.authorities[0];
     assert_eq!(a.tlog, TlogRequirement::Required);
-    let Identity::Keyless { issuer, subject } = &a.identity else {
+    let Identity::Keyless {
+        issuer, subject, ..
+    } = &a.identity
+    else {
         panic!("keyless expected")
     };
     assert!(issuer.matches("https://token.actions.githubusercontent.com"));
@@ -193,5 +196,118 @@ fn the_schema_names_the_fields() {
         "keyRef",
     ] {
         assert!(schema.contains(field), "schema lacks {field}");
+    }
+}
+
+const CLAIMS: &str = r#"
+name: claims
+images: ["ghcr.io/acme/**"]
+signatures:
+  authorities:
+    - name: ci
+      keyless:
+        issuer: https://token.actions.githubusercontent.com
+        subjectRegExp: ^https://github\.com/acme/app/
+        claims:
+          sourceRepositoryUri: https://github.com/acme/app
+          sourceRepositoryRef: refs/heads/main
+          sourceRepositoryDigestRegExp: ^[0-9a-f]{40}$
+          buildTrigger: push
+          runnerEnvironment: github-hosted
+          sourceRepositoryOwnerUri: https://github.com/acme
+"#;
+
+#[test]
+fn keyless_claims_compile_in_oid_order() {
+    let p = parse(CLAIMS).unwrap();
+    let a = &p.signatures.as_ref().unwrap().authorities[0];
+    let Identity::Keyless { claims, .. } = &a.identity else {
+        panic!("keyless expected")
+    };
+    let got: Vec<(FulcioClaim, String)> = claims.iter().map(|(c, m)| (*c, m.to_string())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (FulcioClaim::RunnerEnvironment, "github-hosted".to_string()),
+            (
+                FulcioClaim::SourceRepositoryUri,
+                "https://github.com/acme/app".to_string()
+            ),
+            (
+                FulcioClaim::SourceRepositoryDigest,
+                "/^[0-9a-f]{40}$/".to_string()
+            ),
+            (
+                FulcioClaim::SourceRepositoryRef,
+                "refs/heads/main".to_string()
+            ),
+            (
+                FulcioClaim::SourceRepositoryOwnerUri,
+                "https://github.com/acme".to_string()
+            ),
+            (FulcioClaim::BuildTrigger, "push".to_string()),
+        ]
+    );
+    let (_, digest) = &claims[2];
+    assert!(digest.matches("0123456789abcdef0123456789abcdef01234567"));
+    assert!(!digest.matches("main"));
+    // No `claims:` at all: nothing required beyond issuer and subject.
+    let Identity::Keyless { claims, .. } =
+        &parse(GOOD).unwrap().signatures.unwrap().authorities[0].identity
+    else {
+        panic!("keyless expected")
+    };
+    assert!(claims.is_empty());
+}
+
+#[test]
+fn every_claim_field_is_accepted_exact_or_as_a_regex() {
+    for claim in FulcioClaim::ALL {
+        for (key, value) in [
+            (claim.name().to_string(), "x"),
+            (format!("{claim}RegExp"), "^x$"),
+        ] {
+            let text = CLAIMS.replace(
+                "          sourceRepositoryUri: https://github.com/acme/app\n",
+                &format!("          sourceRepositoryUri: https://github.com/acme/app\n          {key}: {value}\n"),
+            );
+            // The claims already in CLAIMS would then be given twice.
+            let result = parse(&text);
+            let duplicate = CLAIMS.contains(&format!("          {}", claim.name()));
+            assert_eq!(result.is_ok(), !duplicate, "{key}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn bad_claims_are_refused() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "buildTrigger: push",
+            "buildTrigger: push\n          workflowRef: main",
+            &["unknown field `workflowRef`"],
+        ),
+        (
+            "buildTrigger: push",
+            "buildTrigger: push\n          buildTriggerRegExp: ^push$",
+            &["keyless.claims.buildTrigger", "not both"],
+        ),
+        (
+            "sourceRepositoryDigestRegExp: ^[0-9a-f]{40}$",
+            "sourceRepositoryDigestRegExp: ([0-9a-f]{40}$",
+            &["keyless.claims.sourceRepositoryDigestRegExp"],
+        ),
+        (
+            "sourceRepositoryDigestRegExp: ^[0-9a-f]{40}$",
+            "sourceRepositoryDigestRegExp: ^[0-9a-f]{40000}$",
+            &["keyless.claims.sourceRepositoryDigestRegExp"],
+        ),
+    ];
+    for (from, to, needles) in cases {
+        assert!(CLAIMS.contains(from), "{from}");
+        let e = parse(&CLAIMS.replace(from, to)).unwrap_err();
+        for n in *needles {
+            assert!(e.contains(n), "{to}: {n:?} not in {e}");
+        }
     }
 }

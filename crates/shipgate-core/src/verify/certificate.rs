@@ -9,6 +9,7 @@ use x509_cert::ext::pkix::{
 };
 
 use super::asn1;
+use super::authority::FulcioClaim;
 use super::keys::sha256;
 use super::trust_root::TrustRoot;
 use super::x509::Cert;
@@ -23,6 +24,9 @@ const SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.111
 const KNOWN_CRITICAL: [&str; 4] = ["2.5.29.15", "2.5.29.37", "2.5.29.19", "2.5.29.17"];
 /// Most SCTs we look at in one certificate.
 const MAX_SCTS: usize = 16;
+/// Longest claim value we read (Fulcio copies token claims: URIs, digests, refs); a longer one
+/// counts as absent.
+const MAX_CLAIM_BYTES: usize = 4096;
 
 /// What a Fulcio leaf says about its signer, read once.
 #[derive(Debug)]
@@ -32,6 +36,9 @@ pub(crate) struct Leaf {
     pub identity: Option<String>,
     /// The OIDC issuer (Fulcio extension 1.8, else the deprecated 1.1).
     pub issuer: Option<String>,
+    /// The token claims Fulcio copied into extensions 1.9–1.22 that are present, well-formed
+    /// (a DER UTF8String) and at most [`MAX_CLAIM_BYTES`] long, in OID order.
+    pub claims: Vec<(FulcioClaim, String)>,
 }
 
 impl Leaf {
@@ -48,11 +55,21 @@ impl Leaf {
                 cert.extension(&FULCIO_ISSUER_V1)
                     .and_then(|v| std::str::from_utf8(v).ok().map(str::to_string))
             });
+        let claims = read_claims(&cert);
         Leaf {
             cert,
             identity,
             issuer,
+            claims,
         }
+    }
+
+    /// The value of `claim`, if the certificate carries it.
+    pub fn claim(&self, claim: FulcioClaim) -> Option<&str> {
+        self.claims
+            .iter()
+            .find(|(c, _)| *c == claim)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Checks that this leaf is a code-signing certificate issued by a Fulcio CA of `root`
@@ -142,6 +159,19 @@ impl Leaf {
         }
         Ok(())
     }
+}
+
+/// Fulcio's claim extensions (`1.3.6.1.4.1.57264.1.9` to `.22`), each a DER UTF8String.
+fn read_claims(cert: &Cert) -> Vec<(FulcioClaim, String)> {
+    FulcioClaim::ALL
+        .iter()
+        .filter_map(|&claim| {
+            let oid = ObjectIdentifier::new(&claim.oid()).ok()?;
+            let value = Utf8StringRef::from_der(cert.extension(&oid)?).ok()?;
+            let value = value.as_str();
+            (value.len() <= MAX_CLAIM_BYTES).then(|| (claim, value.to_string()))
+        })
+        .collect()
 }
 
 fn san_identity(cert: &Cert) -> Option<String> {

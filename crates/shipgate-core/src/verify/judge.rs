@@ -5,7 +5,7 @@
 
 use std::cell::OnceCell;
 
-use crate::verify::authority::{Authority, Identity, TlogRequirement};
+use crate::verify::authority::{Authority, FulcioClaim, Identity, Matcher, TlogRequirement};
 
 use super::certificate::{fmt_time, Leaf};
 use super::keys::{HashAlg, PublicKey};
@@ -98,8 +98,20 @@ pub(crate) fn judge_all(
             ))),
             (_, Err(r)) => Err(r.clone()),
             (Identity::Key(key), Ok(m)) => judge_key(m, a, key, source),
-            (Identity::Keyless { issuer, subject }, Ok(m)) => {
-                judge_keyless(m, a, issuer, subject, source, root, &facts)
+            (
+                Identity::Keyless {
+                    issuer,
+                    subject,
+                    claims,
+                },
+                Ok(m),
+            ) => {
+                let rule = KeylessRule {
+                    issuer,
+                    subject,
+                    claims,
+                };
+                judge_keyless(m, a, &rule, source, root, &facts)
             }
         })
         .collect()
@@ -170,11 +182,17 @@ fn judge_key(
     })
 }
 
+/// What a keyless authority requires of the certificate.
+struct KeylessRule<'r> {
+    issuer: &'r Matcher,
+    subject: &'r Matcher,
+    claims: &'r [(FulcioClaim, Matcher)],
+}
+
 fn judge_keyless(
     m: &Material,
     a: &Authority,
-    issuer_matcher: &crate::verify::authority::Matcher,
-    subject_matcher: &crate::verify::authority::Matcher,
+    rule: &KeylessRule<'_>,
     source: &str,
     root: &TrustRoot,
     facts: &OnceCell<KeylessFacts>,
@@ -186,26 +204,7 @@ fn judge_keyless(
             a.name
         )));
     };
-    let identity = leaf.identity.as_deref().ok_or_else(|| {
-        Rejection::new("the certificate names no identity (no URI, email or username SAN)".into())
-    })?;
-    let issuer = leaf.issuer.as_deref().ok_or_else(|| {
-        Rejection::new(
-            "the certificate names no OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8)".into(),
-        )
-    })?;
-    if !subject_matcher.matches(identity) {
-        return Err(Rejection::identity(format!(
-            "certificate subject {identity} does not match {subject_matcher} (authority `{}`)",
-            a.name
-        )));
-    }
-    if !issuer_matcher.matches(issuer) {
-        return Err(Rejection::identity(format!(
-            "certificate issuer {issuer} does not match {issuer_matcher} (authority `{}`)",
-            a.name
-        )));
-    }
+    let (identity, issuer) = keyless_identity(leaf, a, rule)?;
     let entry = match &m.tlog {
         Tlog::Invalid(r) => return Err(r.clone()),
         Tlog::Verified(e) => Some(e),
@@ -244,6 +243,72 @@ fn judge_keyless(
         logged: Vec::new(),
         source: source.to_string(),
     })
+}
+
+/// The certificate's subject and issuer, once they and its claims match the rule.
+fn keyless_identity<'l>(
+    leaf: &'l Leaf,
+    a: &Authority,
+    rule: &KeylessRule<'_>,
+) -> Result<(&'l str, &'l str), Rejection> {
+    let identity = leaf.identity.as_deref().ok_or_else(|| {
+        Rejection::new("the certificate names no identity (no URI, email or username SAN)".into())
+    })?;
+    let issuer = leaf.issuer.as_deref().ok_or_else(|| {
+        Rejection::new(
+            "the certificate names no OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8)".into(),
+        )
+    })?;
+    if !rule.subject.matches(identity) {
+        return Err(Rejection::identity(format!(
+            "certificate subject {identity} does not match {} (authority `{}`)",
+            rule.subject, a.name
+        )));
+    }
+    if !rule.issuer.matches(issuer) {
+        return Err(Rejection::identity(format!(
+            "certificate issuer {issuer} does not match {} (authority `{}`)",
+            rule.issuer, a.name
+        )));
+    }
+    for (claim, wanted) in rule.claims {
+        check_claim(leaf, *claim, wanted, a)?;
+    }
+    Ok((identity, issuer))
+}
+
+/// One required certificate claim: present, and matching.
+fn check_claim(
+    leaf: &Leaf,
+    claim: FulcioClaim,
+    wanted: &Matcher,
+    a: &Authority,
+) -> Result<(), Rejection> {
+    let Some(value) = leaf.claim(claim) else {
+        return Err(Rejection::identity(format!(
+            "certificate claim {claim} is absent (no Fulcio extension {}), and authority `{}` \
+             requires {}",
+            claim.oid(),
+            a.name,
+            describe_matcher(wanted)
+        )));
+    };
+    if wanted.matches(value) {
+        return Ok(());
+    }
+    Err(Rejection::identity(format!(
+        "certificate claim {claim} is `{value}`, not {} (authority `{}`)",
+        describe_matcher(wanted),
+        a.name
+    )))
+}
+
+/// `` `refs/heads/main` `` or `matching /^refs/tags//`.
+fn describe_matcher(m: &Matcher) -> String {
+    match m {
+        Matcher::Exact(e) => format!("`{e}`"),
+        Matcher::Regex(_) => format!("matching {m}"),
+    }
 }
 
 /// The keyless time rule: the signing times are the SET-signed integration time (Rekor v1) and
@@ -306,3 +371,7 @@ fn keyless_trust(
         ))),
     }
 }
+
+#[cfg(test)]
+#[path = "judge_tests.rs"]
+mod tests;

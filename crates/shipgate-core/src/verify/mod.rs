@@ -81,6 +81,9 @@ pub enum RejectionKind {
     /// Anything else: altered payload or signature, missing or invalid log proof, expired
     /// certificate, another digest, an unreadable format.
     Invalid,
+    /// The signature could not be judged because a service it depends on did not answer
+    /// (AWS Signer's revocation check): not a verdict about the signature.
+    Unavailable,
 }
 
 impl Rejection {
@@ -88,6 +91,14 @@ impl Rejection {
         Rejection {
             reason,
             kind: RejectionKind::Invalid,
+        }
+    }
+
+    /// A rejection because something the judgement needs could not be asked (not a verdict).
+    pub fn unavailable(reason: String) -> Rejection {
+        Rejection {
+            reason,
+            kind: RejectionKind::Unavailable,
         }
     }
 

@@ -48,6 +48,7 @@ fn keyless_authority() -> Authority {
         identity: Identity::Keyless {
             issuer: Matcher::Exact("https://issuer".into()),
             subject: Matcher::Exact("someone".into()),
+            claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
     }

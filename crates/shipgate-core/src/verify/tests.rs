@@ -63,6 +63,7 @@ fn keyless(name: &str, issuer: &str, subject: &str) -> Authority {
         identity: Identity::Keyless {
             issuer: Matcher::Exact(issuer.into()),
             subject: Matcher::Exact(subject.into()),
+            claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
     }
@@ -205,6 +206,7 @@ fn legacy_keyless_rejects_other_identities_and_issuers() {
                     subject: Matcher::Regex(
                         regex::Regex::new("^[a-z.]+@securesystems\\.de$").unwrap(),
                     ),
+                    claims: Vec::new(),
                 },
                 tlog: TlogRequirement::Required,
             },

@@ -86,6 +86,11 @@ pub(super) fn judge(
     })?;
     out.run(Step::Revocation, false, || {
         revocation(cx.revocation, checked.aws.is_some())
+    })
+    // A revocation service that did not answer is "could not decide", not "revoked".
+    .map_err(|r| match cx.revocation {
+        RevocationStatus::Unknown(_) => Rejection::unavailable(r.reason),
+        _ => r,
     })?;
     let signer = match (&checked.aws, checked.chain.first()) {
         (Some(a), _) => aws_signer::profile_of(&a.profile_version),
