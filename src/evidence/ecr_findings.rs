@@ -410,6 +410,23 @@ where
     }
 }
 
+impl AwsScanFindings {
+    /// The ECR client of the target's region.
+    async fn client(&self, target: &ScanTarget) -> Result<aws_sdk_ecr::Client, EcrCallError> {
+        self.clients
+            .get(&target.region)
+            .await
+            .map_err(|e| EcrCallError::Fatal(e.to_string()))
+    }
+}
+
+/// The image the ECR calls name: the digest, never a tag.
+fn image_id(target: &ScanTarget) -> aws_sdk_ecr::types::ImageIdentifier {
+    aws_sdk_ecr::types::ImageIdentifier::builder()
+        .image_digest(&target.digest)
+        .build()
+}
+
 #[async_trait]
 impl ScanFindings for AwsScanFindings {
     async fn describe(
@@ -417,20 +434,12 @@ impl ScanFindings for AwsScanFindings {
         target: &ScanTarget,
         next_token: Option<&str>,
     ) -> Result<FindingsPage, EcrCallError> {
-        let client = self
-            .clients
-            .get(&target.region)
-            .await
-            .map_err(|e| EcrCallError::Fatal(e.to_string()))?;
+        let client = self.client(target).await?;
         let out = client
             .describe_image_scan_findings()
             .registry_id(&target.registry_id)
             .repository_name(&target.repository)
-            .image_id(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_digest(&target.digest)
-                    .build(),
-            )
+            .image_id(image_id(target))
             .set_next_token(next_token.map(str::to_string))
             .max_results(1000)
             .send()
@@ -440,20 +449,12 @@ impl ScanFindings for AwsScanFindings {
     }
 
     async fn start_scan(&self, target: &ScanTarget) -> Result<(), EcrCallError> {
-        let client = self
-            .clients
-            .get(&target.region)
-            .await
-            .map_err(|e| EcrCallError::Fatal(e.to_string()))?;
+        let client = self.client(target).await?;
         client
             .start_image_scan()
             .registry_id(&target.registry_id)
             .repository_name(&target.repository)
-            .image_id(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_digest(&target.digest)
-                    .build(),
-            )
+            .image_id(image_id(target))
             .send()
             .await
             .map_err(|e| classify("StartImageScan", target, e))?;
@@ -464,20 +465,12 @@ impl ScanFindings for AwsScanFindings {
         &self,
         target: &ScanTarget,
     ) -> Result<Vec<EcrSigningStatus>, EcrCallError> {
-        let client = self
-            .clients
-            .get(&target.region)
-            .await
-            .map_err(|e| EcrCallError::Fatal(e.to_string()))?;
+        let client = self.client(target).await?;
         let out = client
             .describe_image_signing_status()
             .registry_id(&target.registry_id)
             .repository_name(&target.repository)
-            .image_id(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_digest(&target.digest)
-                    .build(),
-            )
+            .image_id(image_id(target))
             .send()
             .await
             .map_err(|e| classify("DescribeImageSigningStatus", target, e))?;

@@ -13,7 +13,7 @@ use shipgate_core::evidence::notation::{NotationTarget, RevocationCheck};
 
 use super::aws_signer::{self, SignerRevocation};
 use super::referrers::Referrers;
-use super::signatures::{self, CollectLimits, ImageManifest, SharedBundles, SkipNotes};
+use super::signatures::{self, CollectLimits, SharedBundles, SkipNotes};
 use super::{NotationArtifact, SignatureArtifact};
 use crate::reference::{Digest, Repository};
 use crate::registry::{Descriptor, Registry};
@@ -154,23 +154,11 @@ async fn fetch_signature(
     limits: &CollectLimits,
 ) -> Result<Result<(Vec<u8>, String, String), String>, String> {
     let source = format!("Notary Project signature {} ({via})", desc.digest);
-    let d: Digest = desc.digest.parse().map_err(|e| format!("{source}: {e}"))?;
-    let manifest = registry
-        .manifest(repo, d.as_str())
-        .await
-        .map_err(|e| format!("{source}: {e}"))?
-        .ok_or_else(|| format!("{source}: listed, but its manifest does not exist"))?;
-    let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| format!("{source}: not an image manifest: {e}"))?;
-    match parsed.subject.as_ref().map(|s| s.digest.as_str()) {
-        Some(s) if s == subject.as_str() => {}
-        other => {
-            return Ok(Err(format!(
-                "{source}: its subject is {}, not {subject}; skipped",
-                other.unwrap_or("missing")
-            )))
-        }
-    }
+    let parsed =
+        match signatures::referrer_manifest(registry, repo, subject, &desc, &source).await? {
+            Ok(m) => m,
+            Err(note) => return Ok(Err(note)),
+        };
     // The Notary Project's signature manifest has exactly one layer: the envelope.
     let [layer] = parsed.layers.as_slice() else {
         return Ok(Err(format!(

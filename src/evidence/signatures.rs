@@ -323,6 +323,33 @@ async fn collect_bundles(
     }
 }
 
+/// A listed referrer's manifest, read and parsed: `Ok(Err(note))` when its `subject` is not
+/// `subject` (a registry that lists another image's referrers: skipped, said), `Err(error)`
+/// when it cannot be read. Shared by the bundle and Notary Project collectors.
+pub(super) async fn referrer_manifest(
+    registry: &dyn Registry,
+    repo: &Repository,
+    subject: &Digest,
+    desc: &Descriptor,
+    source: &str,
+) -> Result<Result<ImageManifest, String>, String> {
+    let d: Digest = desc.digest.parse().map_err(|e| format!("{source}: {e}"))?;
+    let manifest = registry
+        .manifest(repo, d.as_str())
+        .await
+        .map_err(|e| format!("{source}: {e}"))?
+        .ok_or_else(|| format!("{source}: listed, but its manifest does not exist"))?;
+    let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| format!("{source}: not an image manifest: {e}"))?;
+    match parsed.subject.as_ref().map(|s| s.digest.as_str()) {
+        Some(s) if s == subject.as_str() => Ok(Ok(parsed)),
+        other => Ok(Err(format!(
+            "{source}: its subject is {}, not {subject}; skipped",
+            other.unwrap_or("missing")
+        ))),
+    }
+}
+
 /// `Ok(Ok(bundle))`, `Ok(Err(note))` for a referrer that is skipped on purpose, `Err(error)`.
 async fn fetch_bundle(
     registry: &dyn Registry,
@@ -333,23 +360,10 @@ async fn fetch_bundle(
     limits: &CollectLimits,
 ) -> Result<Result<BundleArtifact, String>, String> {
     let source = format!("referrer {} ({via})", desc.digest);
-    let d: Digest = desc.digest.parse().map_err(|e| format!("{source}: {e}"))?;
-    let manifest = registry
-        .manifest(repo, d.as_str())
-        .await
-        .map_err(|e| format!("{source}: {e}"))?
-        .ok_or_else(|| format!("{source}: listed, but its manifest does not exist"))?;
-    let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| format!("{source}: not an image manifest: {e}"))?;
-    match parsed.subject.as_ref().map(|s| s.digest.as_str()) {
-        Some(s) if s == subject.as_str() => {}
-        other => {
-            return Ok(Err(format!(
-                "{source}: its subject is {}, not {subject}; skipped",
-                other.unwrap_or("missing")
-            )))
-        }
-    }
+    let parsed = match referrer_manifest(registry, repo, subject, &desc, &source).await? {
+        Ok(m) => m,
+        Err(note) => return Ok(Err(note)),
+    };
     let Some(layer) = parsed
         .layers
         .iter()

@@ -12,4 +12,5 @@ pub mod private_sigstore;
 pub mod registry;
 pub mod replay;
 pub mod serve;
+pub mod signer_stub;
 pub mod tuf_repo;

@@ -7,13 +7,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use shipgate::decision::{CheckCode, CheckResult, Decision};
 use shipgate::evidence::aws_signer::AwsSignerRevocation;
 use shipgate::evidence::ecr_findings::AwsScanFindings;
 use shipgate::gate::{DecisionRequest, Gate, GateSettings};
 use shipgate::policy::{Policy, PolicySet};
-use shipgate::registry::LoaderHook;
 use shipgate::verify::{TrustRoot, Verifier};
 
 use crate::common::notary_signer::{
@@ -22,6 +21,7 @@ use crate::common::notary_signer::{
 use crate::common::notation::registry_client;
 use crate::common::oci::push_image;
 use crate::common::registry::TestRegistry;
+use crate::common::signer_stub::{self, sdk_hook as hook, Seen};
 
 const PROFILE: &str = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/release";
 const PROFILE_VERSION: &str =
@@ -34,67 +34,10 @@ const NOT_REVOKED: &str = r#"{"revokedEntities":[]}"#;
 const REVOKED_JOB: &str =
     r#"{"revokedEntities":["arn:aws:signer:us-east-1:123456789012:/signing-jobs/1234"]}"#;
 
-/// A `GetRevocationStatus` stub answering every request with `status` and `body`; returns its
-/// URL and the query parameters of each request it was sent.
-async fn stub(status: StatusCode, body: &'static str) -> (String, Arc<Mutex<Vec<Query>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let app = axum::Router::new().fallback(move |uri: Uri| {
-        let record = record.clone();
-        async move {
-            let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            record.lock().unwrap().push(query);
-            let error_type = match status.is_success() {
-                true => "",
-                false => "InternalServiceErrorException",
-            };
-            let headers = [
-                ("content-type", "application/json"),
-                ("x-amzn-errortype", error_type),
-            ];
-            (status, headers, body)
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, seen)
-}
-
-/// Resolves every name to loopback: the SDK asks for `data-127.0.0.1` (the operation's host
-/// prefix on the endpoint's host).
-#[derive(Debug, Clone)]
-struct Loopback;
-
-impl aws_smithy_runtime_api::client::dns::ResolveDns for Loopback {
-    fn resolve_dns<'a>(
-        &'a self,
-        _name: &'a str,
-    ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
-        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(vec![std::net::IpAddr::V4(
-            std::net::Ipv4Addr::LOCALHOST,
-        )]))
-    }
-}
-
-fn hook(endpoint: &str) -> LoaderHook {
-    let endpoint = endpoint.to_string();
-    Arc::new(move |loader: aws_config::ConfigLoader| {
-        use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .build_with_resolver(Loopback);
-        loader
-            .endpoint_url(endpoint.clone())
-            .http_client(http)
-            .credentials_provider(aws_sdk_signer::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-    })
+/// A `GetRevocationStatus` stub answering every request with `status` and `body` at once;
+/// returns its URL and what it was sent.
+async fn stub(status: StatusCode, body: &'static str) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    signer_stub::serve(status, body, std::time::Duration::ZERO).await
 }
 
 /// Signs as AWS Signer does, with a P-384 leaf under an intermediate.
@@ -280,7 +223,12 @@ async fn judge_rows(rows: Vec<Row>) -> Vec<String> {
             policy: None,
         };
         let d = gate.decide(&request).await.unwrap();
-        let asked = seen.lock().unwrap().clone();
+        let asked: Vec<Query> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.query.clone())
+            .collect();
         let p = problems(&row, &d, &asked);
         if !p.is_empty() {
             let (f, name, text) = (row.format, row.name, d.to_text());
