@@ -82,6 +82,7 @@ fn benches(c: &mut Criterion) {
             claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
+        trust_root: None,
     }];
     let artifact = std::fs::read(suite().join("a.txt")).unwrap();
     let digest = Digest::of(&artifact);

@@ -16,7 +16,7 @@ use crate::policy::{model::PolicyFile, Policy, PolicySet};
 use crate::server::{self, AppState};
 
 pub use crate::setup::{
-    build_gate, init_tracing, usage, GateArgs, EXIT_FAIL, EXIT_PASS, EXIT_USAGE,
+    init_tracing, open_gate, usage, FirstRefresh, GateArgs, EXIT_FAIL, EXIT_PASS, EXIT_USAGE,
 };
 
 #[derive(Parser)]
@@ -215,8 +215,8 @@ async fn check(args: CheckArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };
-    let gate = match build_gate(policies, &args.gate, None) {
-        Ok(g) => g,
+    let gate = match open_gate(policies, &args.gate, None, FirstRefresh::Wait).await {
+        Ok(g) => g.gate,
         Err(e) => return usage(format!("{e:#}")),
     };
     let request = DecisionRequest {
@@ -264,27 +264,18 @@ async fn serve(args: ServeArgs) -> u8 {
     if policies.is_empty() {
         tracing::warn!("no policies loaded: every image will fail with `no policy governs`");
     }
-    // With `tuf:`, the Sigstore root is the TUF repository's, kept current in the background
-    // (the refresher lives as long as the server).
-    let (gate, _tuf_refresher) = match (&config.tuf, &args.gate.trusted_root) {
-        (Some(_), Some(_)) => {
-            return usage("--trusted-root and the config's `tuf` section exclude each other".into())
-        }
-        (Some(tuf), None) => match tuf.start().await {
-            Ok((root, refresher)) => {
-                tracing::info!(status = ?root.status(), "Sigstore trusted root from TUF");
-                let verifier = Arc::new(crate::verify::Verifier::with_source(root));
-                match crate::setup::build_gate_with(policies, &args.gate, Some(&config), verifier) {
-                    Ok(g) => (g, refresher),
-                    Err(e) => return usage(format!("{e:#}")),
-                }
-            }
-            Err(e) => return usage(format!("tuf: {e:#}")),
-        },
-        (None, _) => match build_gate(policies, &args.gate, Some(&config)) {
-            Ok(g) => (g, None),
-            Err(e) => return usage(format!("{e:#}")),
-        },
+    // With `tuf:` (or --tuf-cache), the Sigstore root is the TUF repository's, kept current
+    // in the background (the refresher lives as long as the server).
+    let (gate, _trust_roots) = match open_gate(
+        policies,
+        &args.gate,
+        Some(&config),
+        FirstRefresh::Background,
+    )
+    .await
+    {
+        Ok(open) => (open.gate, open.roots),
+        Err(e) => return usage(format!("{e:#}")),
     };
     let auth = match &config.auth {
         Some(auth) => match Authenticator::new(auth, &AuthSettings::default()) {

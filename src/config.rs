@@ -29,6 +29,11 @@ pub struct ServeConfig {
     /// of the embedded one (not with `trustedRoot`).
     #[serde(default)]
     pub tuf: Option<crate::trust::TufConfig>,
+    /// More Sigstore trusted roots, by name (`NAME: trusted_root.json`, relative to this file),
+    /// that an authority picks with `trustRoot: NAME`. `public-good` and `github` (GitHub's
+    /// own Sigstore instance) are built in; a file given under their name replaces them.
+    #[serde(default)]
+    pub trust_roots: std::collections::BTreeMap<String, PathBuf>,
     /// What to do with an image no policy governs: `deny` (default) or `allow`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -97,6 +102,11 @@ impl ServeConfig {
         if let Some(root) = &mut config.trusted_root {
             *root = base.join(&*root);
         }
+        for (name, file) in &mut config.trust_roots {
+            crate::policy::check_trust_root_name(name)
+                .map_err(|e| anyhow::anyhow!("{}: trustRoots: {e}", path.display()))?;
+            *file = base.join(&*file);
+        }
         if let Some(tuf) = &mut config.tuf {
             if config.trusted_root.is_some() {
                 anyhow::bail!(
@@ -105,6 +115,9 @@ impl ServeConfig {
                 );
             }
             tuf.cache_dir = base.join(&tuf.cache_dir);
+            if let Some(root) = &mut tuf.root {
+                *root = base.join(&*root);
+            }
             tuf.options()
                 .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         }

@@ -111,6 +111,7 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSignature, Verif
         name: "cli".into(),
         identity,
         tlog,
+        trust_root: None,
     };
     let verifier = Verifier::new(std::sync::Arc::new(root));
     let mut results =

@@ -15,6 +15,7 @@ pub mod ecr_events;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use shipgate::cli::FirstRefresh;
 use shipgate::decision::Decision;
 use shipgate::gate::Gate;
 
@@ -57,6 +58,8 @@ pub struct Lambda {
     pub ecr: aws_sdk_ecr::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub settings: LambdaSettings,
+    /// Keeps a TUF-refreshed trusted root current (`SHIPGATE_TUF_CACHE`); `None` otherwise.
+    pub tuf_refresher: Option<shipgate::trust::Refresher>,
 }
 
 /// Why the function could not start: a broken policy bundle or configuration.
@@ -76,6 +79,7 @@ impl Lambda {
             codepipeline: aws_sdk_codepipeline::Client::new(&sdk),
             sdk,
             settings,
+            tuf_refresher: None,
         }
     }
 
@@ -85,10 +89,18 @@ impl Lambda {
         let policies =
             shipgate::policy::PolicySet::load(std::slice::from_ref(&settings.policies_dir))
                 .map_err(|e| StartupError::Policies(e.to_string()))?;
-        let gate = shipgate::cli::build_gate(policies, &shipgate::cli::GateArgs::default(), None)
+        // The `SHIPGATE_*` variables of the command line apply: insecure registries, the main
+        // and named trusted roots, and `SHIPGATE_TUF_CACHE` (e.g. /tmp/shipgate-tuf) for the
+        // TUF-refreshed public-good root, refreshed in the background while the function lives.
+        let args = shipgate::cli::GateArgs::from_env()
+            .map_err(|e| StartupError::Gate(format!("{e:#}")))?;
+        let open = shipgate::cli::open_gate(policies, &args, None, FirstRefresh::Background)
+            .await
             .map_err(|e| StartupError::Gate(format!("{e:#}")))?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Lambda::new(gate, sdk, settings))
+        let mut lambda = Lambda::new(open.gate, sdk, settings);
+        lambda.tuf_refresher = open.roots.refresher;
+        Ok(lambda)
     }
 
     /// Answers one event. The returned value is the function's response; an `Err` is reported

@@ -29,7 +29,7 @@ use crate::decision::{Check, CheckCode, CheckResult, Decision};
 use crate::gate::DecisionRequest;
 use crate::policy::PolicySet;
 use crate::reference::ImageRef;
-use crate::setup::{build_gate, usage, GateArgs, EXIT_FAIL, EXIT_PASS};
+use crate::setup::{open_gate, usage, FirstRefresh, GateArgs, EXIT_FAIL, EXIT_PASS};
 use remote::{GateService, TokenEndpoint};
 use runner_env::{append, outputs_block, random_delimiter, RunnerFiles};
 
@@ -149,7 +149,10 @@ async fn local_outcomes(
     images: &[String],
 ) -> Result<Vec<ImageOutcome>, u8> {
     let policies = PolicySet::load(&args.policy).map_err(|e| usage(e.to_string()))?;
-    let gate = build_gate(policies, &args.gate, None).map_err(|e| usage(format!("{e:#}")))?;
+    let gate = open_gate(policies, &args.gate, None, FirstRefresh::Wait)
+        .await
+        .map_err(|e| usage(format!("{e:#}")))?
+        .gate;
     let decide = |image: &String| {
         let gate = gate.clone();
         let request = DecisionRequest {

@@ -1,9 +1,11 @@
 //! Trust roots that change at run time: the Sigstore trusted root, refreshed through TUF
 //! ([`tuf`]), and served to the verifier as its trusted root ([`source`]: `tuf:` in the
-//! `serve --config` file). See docs/trust-roots.md.
+//! `serve --config` file), and the named roots authorities pick with `trustRoot:` ([`named`]).
+//! See docs/trust-roots.md.
 
 mod cache;
 mod error;
+pub mod named;
 mod options;
 mod refresh;
 pub mod source;

@@ -31,6 +31,12 @@ pub struct TufConfig {
     /// Minutes between refreshes (default 60; 1 to 1440).
     #[serde(default)]
     pub refresh_minutes: Option<u64>,
+    /// A TUF `root.json` trusted out of band (relative to the config file) instead of the
+    /// embedded Sigstore one: a newer public-good root, or the root of a private TUF
+    /// repository. With it, nothing is judged until the repository's metadata has verified
+    /// once (the embedded public-good trusted root is no fallback for another repository).
+    #[serde(default)]
+    pub root: Option<PathBuf>,
 }
 
 impl TufConfig {
@@ -40,6 +46,11 @@ impl TufConfig {
         if let Some(mirror) = &self.mirror {
             options.mirror = Url::parse(mirror)
                 .map_err(|e| anyhow::anyhow!("tuf.mirror: `{mirror}` is not a URL: {e}"))?;
+        }
+        if let Some(path) = &self.root {
+            let bytes = read_tuf_root(path)?;
+            options.embedded_root = std::borrow::Cow::Owned(bytes);
+            options.offline_default = None;
         }
         let minutes = self.refresh_minutes.unwrap_or(60);
         if !(1..=1440).contains(&minutes) {
@@ -54,4 +65,20 @@ impl TufConfig {
         let (options, every) = self.options()?;
         Ok(super::start(options, every).await?)
     }
+}
+
+/// A `root.json` file, bounded like the metadata the mirror serves.
+fn read_tuf_root(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let limit = super::options::LIMITS.max_root_size;
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("tuf.root: {}: cannot read: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("tuf.root: {}: cannot read: {e}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        anyhow::bail!("tuf.root: {}: larger than {limit} bytes", path.display());
+    }
+    Ok(bytes)
 }

@@ -31,5 +31,6 @@ mod registry_client;
 mod serve;
 mod signatures_e2e;
 mod snapshots;
+mod trust_roots;
 mod tuf;
 mod vectors;

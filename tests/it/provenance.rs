@@ -493,6 +493,7 @@ fn github_attestation_bundles_verify_with_their_true_identity_only() {
             claims: Vec::new(),
         },
         tlog,
+        trust_root: None,
     };
     const GH: &str = "https://token.actions.githubusercontent.com";
     let sigstore_js =

@@ -163,6 +163,7 @@ pub fn authority_from_parts(name: &str) -> Authority {
             trust: NotationTrust::Statement(statement),
         })),
         tlog: TlogRequirement::Optional,
+        trust_root: None,
     }
 }
 

@@ -243,6 +243,7 @@ fn resolve_authorities(
             name: draft.name,
             identity,
             tlog: draft.tlog,
+            trust_root: draft.trust_root,
         });
     }
     Ok(authorities)
@@ -455,6 +456,7 @@ struct DraftAuthority {
     name: String,
     identity: DraftIdentity,
     tlog: TlogRequirement,
+    trust_root: Option<String>,
 }
 
 enum DraftIdentity {
@@ -771,11 +773,22 @@ fn draft_authority(mut a: AuthorityFile) -> Result<DraftAuthority, String> {
             a.name
         ));
     }
+    if let Some(name) = &a.trust_root {
+        if a.notation.is_some() || a.aws_signer.is_some() {
+            return Err(format!(
+                "trustRoot: authority `{}` is a Notary Project signer, judged by its trust store, \
+                 not by a Sigstore trusted root; remove `trustRoot`",
+                a.name
+            ));
+        }
+        check_trust_root_name(name).map_err(|e| format!("trustRoot: {e}"))?;
+    }
     if let Some(draft) = notation::draft_of(&mut a)? {
         return Ok(DraftAuthority {
             name: a.name,
             identity: DraftIdentity::Notation(draft),
             tlog: TlogRequirement::Optional,
+            trust_root: None,
         });
     }
     let identity = if let Some(pem) = &a.key {
@@ -806,7 +819,26 @@ fn draft_authority(mut a: AuthorityFile) -> Result<DraftAuthority, String> {
         name: a.name,
         identity,
         tlog,
+        trust_root: a.trust_root,
     })
+}
+
+/// A trust root's name as policies and the service configuration write it: lower-case
+/// letters, digits and `-`, at most 63 characters (so it can never be a path or a URL).
+pub fn check_trust_root_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a trust root name: use lower-case letters, digits and `-` (at most 63), e.g. `github`"
+        ))
+    }
 }
 
 /// `(claim, exact, regex)` for each field of a [`ClaimsFile`].

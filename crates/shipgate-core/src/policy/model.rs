@@ -122,6 +122,11 @@ pub struct AuthorityFile {
     /// Optional for keyless: a verified RFC 3161 timestamp may prove the signing time instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparency_log: Option<TransparencyLog>,
+    /// The Sigstore trusted root this authority's signatures are judged by, by name: `github`
+    /// (GitHub's own Sigstore instance), `public-good`, or one the service configures
+    /// (`trustRoots`, `--trust-root NAME=FILE`). Default: the gate's main root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_root: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -311,3 +311,46 @@ fn bad_claims_are_refused() {
         }
     }
 }
+
+#[test]
+fn an_authority_names_its_trusted_root_by_a_plain_name() {
+    let p = parse(&GOOD.replace(
+        "      transparencyLog: required\n",
+        "      transparencyLog: required\n      trustRoot: github\n",
+    ))
+    .unwrap();
+    let a = &p.signatures.as_ref().unwrap().authorities[0];
+    assert_eq!(a.trust_root.as_deref(), Some("github"));
+    assert_eq!(
+        parse(GOOD).unwrap().signatures.unwrap().authorities[0].trust_root,
+        None
+    );
+    for bad in ["GitHub", "../roots", "a b", "-x", "", &"x".repeat(64)] {
+        let err = parse(&GOOD.replace(
+            "      transparencyLog: required\n",
+            &format!("      trustRoot: '{bad}'\n"),
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("signatures.authorities[0].trustRoot")
+                && err.contains("not a trust root name"),
+            "{bad}: {err}"
+        );
+    }
+    // A Notary Project signer has no Sigstore root to pick.
+    let err = parse(
+        "name: n\nimages: [\"r/**\"]\nsignatures:\n  authorities:\n    - name: signer\n      trustRoot: github\n      awsSigner:\n        profileArn: arn:aws:signer:us-east-1:123456789012:/signing-profiles/release\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("trustRoot") && err.contains("Notary Project"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_trust_root_name_accepts_what_configs_write() {
+    for good in ["github", "public-good", "ghes-2", "a", &"x".repeat(63)] {
+        assert!(check_trust_root_name(good).is_ok(), "{good}");
+    }
+}

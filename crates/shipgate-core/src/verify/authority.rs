@@ -162,4 +162,7 @@ pub struct Authority {
     pub name: String,
     pub identity: Identity,
     pub tlog: TlogRequirement,
+    /// The named Sigstore trusted root its signatures are judged by (`trustRoot:`); `None`:
+    /// the verifier's main root.
+    pub trust_root: Option<String>,
 }

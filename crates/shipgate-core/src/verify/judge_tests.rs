@@ -73,6 +73,7 @@ fn authority() -> Authority {
             claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
+        trust_root: None,
     }
 }
 

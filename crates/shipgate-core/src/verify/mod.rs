@@ -45,6 +45,7 @@ pub mod notation;
 pub mod notation_authority;
 mod notation_judge;
 mod rekor;
+mod roots;
 mod timestamp;
 mod trust_root;
 mod x509;
@@ -53,6 +54,8 @@ mod x509;
 mod tests;
 
 pub use keys::PublicKey;
+use roots::TrustRoots;
+pub use roots::{FixedRoot, TrustRootSource};
 pub use trust_root::TrustRoot;
 
 #[derive(Debug, thiserror::Error)]
@@ -202,58 +205,48 @@ impl Subject {
     }
 }
 
-/// Where a verifier's Sigstore trusted root comes from: fixed at start, or kept current by the
-/// service (TUF). The core only asks; it never fetches.
-pub trait TrustRootSource: Send + Sync {
-    /// The root to judge with now, or why there is none (e.g. its TUF metadata expired):
-    /// then every Sigstore signature is rejected with that reason, never judged with a stale
-    /// root.
-    fn current(&self) -> Result<Arc<TrustRoot>, String>;
-}
-
-/// A trusted root that never changes (the embedded public-good root, or `--trusted-root`).
-struct FixedRoot(Arc<TrustRoot>);
-
-impl TrustRootSource for FixedRoot {
-    fn current(&self) -> Result<Arc<TrustRoot>, String> {
-        Ok(self.0.clone())
-    }
-}
-
-/// Verifies signatures against a trust root. Cheap to share: hold it in an `Arc`.
+/// Verifies signatures against its trusted roots. Cheap to share: hold it in an `Arc`.
 pub struct Verifier {
-    source: Arc<dyn TrustRootSource>,
+    roots: TrustRoots,
 }
 
 impl Verifier {
     pub fn new(trust_root: Arc<TrustRoot>) -> Self {
+        Verifier::with_source(Arc::new(FixedRoot(trust_root)))
+    }
+
+    /// A verifier whose main trusted root is asked for at every verification (a
+    /// TUF-refreshed one).
+    pub fn with_source(source: Arc<dyn TrustRootSource>) -> Self {
         Verifier {
-            source: Arc::new(FixedRoot(trust_root)),
+            roots: TrustRoots::new(source),
         }
     }
 
-    /// A verifier whose trusted root is asked for at every verification (a TUF-refreshed one).
-    pub fn with_source(source: Arc<dyn TrustRootSource>) -> Self {
-        Verifier { source }
+    /// Adds (or replaces) the root that authorities naming `name` in `trustRoot:` are judged by.
+    pub fn with_named_root(mut self, name: &str, source: Arc<dyn TrustRootSource>) -> Self {
+        self.roots.insert(name.to_string(), source);
+        self
     }
 
-    /// The trust root this verifier judges against now, or why there is none.
+    /// The names of the roots besides the main one, sorted.
+    pub fn root_names(&self) -> impl Iterator<Item = &str> {
+        self.roots.names()
+    }
+
+    /// Whether authorities may name `name` in `trustRoot:`.
+    pub fn has_root(&self, name: &str) -> bool {
+        self.roots.contains(name)
+    }
+
+    /// The main trust root this verifier judges against now, or why there is none.
     pub fn trust_root(&self) -> Result<Arc<TrustRoot>, String> {
-        self.source.current()
+        self.roots.get(None)
     }
 
-    /// The current root, or one rejection per authority saying why there is none.
-    fn root_or_rejections<T>(&self, n: usize) -> Result<Arc<TrustRoot>, Vec<Result<T, Rejection>>> {
-        self.source.current().map_err(|why| {
-            (0..n)
-                .map(|_| {
-                    Err(Rejection::new(format!(
-                        "the Sigstore trusted root is unavailable, so no Sigstore signature can \
-                         be verified: {why}"
-                    )))
-                })
-                .collect()
-        })
+    /// The root `name` (`None`: the main one) as it is now, or why there is none.
+    pub fn named_trust_root(&self, name: Option<&str>) -> Result<Arc<TrustRoot>, String> {
+        self.roots.get(name)
     }
 
     /// Verifies one artifact for `digest` against each authority; one result per authority, in order.
@@ -299,34 +292,10 @@ impl Verifier {
                 authorities,
             );
         }
-        let root = match self.root_or_rejections(authorities.len()) {
-            Ok(root) => root,
-            Err(rejections) => return rejections,
-        };
-        let root = root.as_ref();
-        let mut material = match (artifact, &subject.sha256) {
-            (SignatureArtifact::Notation(_), _) => Err(Rejection::new(
-                "a Notary Project signature reached the Sigstore verifier (bug)".into(),
-            )),
-            (SignatureArtifact::Legacy(l), Some(digest)) => legacy::prepare(l, digest, root),
-            (SignatureArtifact::Legacy(_), None) => Err(Rejection::new(
-                "a cosign image signature names a sha256 digest; no sha256 was given".into(),
-            )),
-            (SignatureArtifact::Bundle(b), _) => {
-                bundle::prepare(b, subject, root, !image_signature)
-            }
-        };
-        if image_signature {
-            if let Ok(Some(pt)) = material.as_ref().map(|m| m.predicate_type.as_deref()) {
-                if pt != COSIGN_SIGN_PREDICATE {
-                    material = Err(Rejection::new(format!(
-                        "the bundle is an attestation (predicate type {pt}), not a cosign image \
-                         signature ({COSIGN_SIGN_PREDICATE})"
-                    )));
-                }
-            }
-        }
-        judge::judge_all(&material, root, authorities, artifact.source())
+        self.roots.judge_per_root(authorities, |root, group| {
+            let material = prepare_signature(artifact, subject, root, image_signature);
+            judge::judge_all(&material, root, group, artifact.source())
+        })
     }
 
     /// Verifies an attestation (a DSSE envelope in a Sigstore bundle or a cosign `.att` layer)
@@ -343,31 +312,68 @@ impl Verifier {
         if authorities.is_empty() {
             return Vec::new();
         }
-        let root = match self.root_or_rejections(authorities.len()) {
-            Ok(root) => root,
-            Err(rejections) => return rejections,
-        };
-        let root = root.as_ref();
-        let (statement, material) = match attestation::prepare(artifact, subject, root) {
-            Ok((s, m)) => (Some(s), Ok(m)),
-            Err(r) => (None, Err(r)),
-        };
-        judge::judge_all(&material, root, authorities, artifact.source())
-            .into_iter()
-            .map(|r| {
-                let signature = r?;
-                // A verified material always comes with its statement; fail closed if not.
-                let st = statement.as_ref().ok_or_else(|| {
-                    Rejection::new(
-                        "the attestation verified without an in-toto statement (bug)".into(),
-                    )
-                })?;
-                Ok(VerifiedAttestation {
-                    signature,
-                    predicate_type: st.predicate_type.clone(),
-                    statement: st.value.clone(),
-                })
-            })
-            .collect()
+        self.roots.judge_per_root(authorities, |root, group| {
+            attestation_per_authority(artifact, subject, root, group)
+        })
     }
+}
+
+/// One root's judgement of an attestation, per authority of `group`.
+fn attestation_per_authority(
+    artifact: &AttestationArtifact,
+    subject: &Subject,
+    root: &TrustRoot,
+    group: &[Authority],
+) -> Vec<Result<VerifiedAttestation, Rejection>> {
+    let (statement, material) = match attestation::prepare(artifact, subject, root) {
+        Ok((s, m)) => (Some(s), Ok(m)),
+        Err(r) => (None, Err(r)),
+    };
+    judge::judge_all(&material, root, group, artifact.source())
+        .into_iter()
+        .map(|r| {
+            let signature = r?;
+            // A verified material always comes with its statement; fail closed if not.
+            let st = statement.as_ref().ok_or_else(|| {
+                Rejection::new("the attestation verified without an in-toto statement (bug)".into())
+            })?;
+            Ok(VerifiedAttestation {
+                signature,
+                predicate_type: st.predicate_type.clone(),
+                statement: st.value.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The verified material of one image signature under `root`, before any authority is judged.
+/// `image_signature`: a DSSE bundle counts as an image signature only with cosign's signing
+/// predicate.
+fn prepare_signature(
+    artifact: &SignatureArtifact,
+    subject: &Subject,
+    root: &TrustRoot,
+    image_signature: bool,
+) -> Result<judge::Material, Rejection> {
+    let mut material = match (artifact, &subject.sha256) {
+        (SignatureArtifact::Notation(_), _) => Err(Rejection::new(
+            "a Notary Project signature reached the Sigstore verifier (bug)".into(),
+        )),
+        (SignatureArtifact::Legacy(l), Some(digest)) => legacy::prepare(l, digest, root),
+        (SignatureArtifact::Legacy(_), None) => Err(Rejection::new(
+            "a cosign image signature names a sha256 digest; no sha256 was given".into(),
+        )),
+        (SignatureArtifact::Bundle(b), _) => bundle::prepare(b, subject, root, !image_signature),
+    };
+    if image_signature {
+        if let Ok(Some(pt)) = material.as_ref().map(|m| m.predicate_type.as_deref()) {
+            if pt != COSIGN_SIGN_PREDICATE {
+                material = Err(Rejection::new(format!(
+                    "the bundle is an attestation (predicate type {pt}), not a cosign image \
+                         signature ({COSIGN_SIGN_PREDICATE})"
+                )));
+            }
+        }
+    }
+    material
 }

@@ -39,6 +39,7 @@ fn notation_authority(name: &str) -> Authority {
             trust: NotationTrust::Statement(statement),
         })),
         tlog: TlogRequirement::Optional,
+        trust_root: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn keyless_authority() -> Authority {
             claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
+        trust_root: None,
     }
 }
 

@@ -54,6 +54,7 @@ fn key_authority(name: &str, key_file: &str, tlog: TlogRequirement) -> Authority
         name: name.into(),
         identity: Identity::Key(PublicKey::from_pem(&pem).unwrap()),
         tlog,
+        trust_root: None,
     }
 }
 
@@ -66,6 +67,7 @@ fn keyless(name: &str, issuer: &str, subject: &str) -> Authority {
             claims: Vec::new(),
         },
         tlog: TlogRequirement::Required,
+        trust_root: None,
     }
 }
 
@@ -209,6 +211,7 @@ fn legacy_keyless_rejects_other_identities_and_issuers() {
                     claims: Vec::new(),
                 },
                 tlog: TlogRequirement::Required,
+                trust_root: None,
             },
             key_authority("alice", "alice.key", TlogRequirement::Optional),
         ],
@@ -704,6 +707,7 @@ fn conformance_case(dir: &Path) -> Result<VerifiedSignature, Rejection> {
                     .map_err(|e| Rejection::new(format!("key refused: {e}")))?,
             ),
             tlog: TlogRequirement::Required,
+            trust_root: None,
         },
         None => keyless(
             "conformance",
@@ -999,6 +1003,7 @@ fn a_key_with_a_validity_window_needs_a_proven_time_inside_it() {
         name: "k".into(),
         identity: Identity::Key(key),
         tlog: TlogRequirement::Optional,
+        trust_root: None,
     };
     let key = PublicKey::from_pem(&pem).unwrap();
     let v = verifier();
@@ -1049,6 +1054,7 @@ fn generated(alg: &'static EcdsaSigningAlgorithm) -> (EcdsaKeyPair, Authority) {
         name: "k".into(),
         identity: Identity::Key(key),
         tlog: TlogRequirement::Optional,
+        trust_root: None,
     };
     (kp, auth)
 }

@@ -9,6 +9,9 @@ use super::VerifyError;
 
 /// The public-good root, embedded at build time (see `data/README.md`).
 const PUBLIC_GOOD: &[u8] = include_bytes!("../../data/trusted_root.json");
+/// GitHub's own Sigstore instance (Fulcio and TSA at `*.githubapp.com`, no transparency log):
+/// what signs artifact attestations of private repositories. See `data/README.md`.
+const GITHUB: &[u8] = include_bytes!("../../data/github_trusted_root.json");
 
 /// Largest trusted root we read.
 const MAX_ROOT_LEN: usize = 4 * 1024 * 1024;
@@ -219,6 +222,12 @@ impl TrustRoot {
     /// The Sigstore public-good production root, embedded in the binary.
     pub fn public_good() -> Result<TrustRoot, VerifyError> {
         TrustRoot::from_json(PUBLIC_GOOD)
+    }
+
+    /// GitHub's Sigstore instance, embedded in the binary (the root `trustRoot: github` names
+    /// unless the service configures a newer copy).
+    pub fn github() -> Result<TrustRoot, VerifyError> {
+        TrustRoot::from_json(GITHUB)
     }
 
     /// A private root in the `trusted_root.json` format.
