@@ -6,13 +6,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{AuthSettings, Authenticator};
-use crate::config::ServeConfig;
+use crate::config::ReloadConfig;
 use crate::gate::DecisionRequest;
 use crate::policy::{model::PolicyFile, Policy, PolicySet};
+use crate::reload::{gate_for, load_policy_set, spawn_triggers, Live, Reloader, Running, Sources};
 use crate::server::{self, AppState};
 
 pub use crate::setup::{
@@ -242,22 +244,16 @@ async fn check(args: CheckArgs) -> u8 {
 }
 
 async fn serve(args: ServeArgs) -> u8 {
-    let config = match &args.config {
-        Some(path) => match ServeConfig::load(path) {
-            Ok(c) => c,
-            Err(e) => return usage(format!("{e:#}")),
-        },
-        None => ServeConfig::default(),
+    // The same steps a reload takes (`crate::reload`), so a reload accepts what startup does.
+    let sources = Sources {
+        config: args.config.clone(),
+        flag_policies: args.policies.clone(),
     };
-    let mut paths = if args.policies.is_empty() {
-        config.policies.clone()
-    } else {
-        args.policies.clone()
+    let config = match sources.read_config() {
+        Ok(c) => c,
+        Err(e) => return usage(format!("{e:#}")),
     };
-    if paths.is_empty() && std::path::Path::new("policies").is_dir() {
-        paths.push(PathBuf::from("policies"));
-    }
-    let policies = match PolicySet::load(&paths) {
+    let policies = match load_policy_set(&sources.policy_paths(&config)).await {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };
@@ -265,8 +261,8 @@ async fn serve(args: ServeArgs) -> u8 {
         tracing::warn!("no policies loaded: every image will fail with `no policy governs`");
     }
     // With `tuf:`, the Sigstore root is the TUF repository's, kept current in the background
-    // (the refresher lives as long as the server).
-    let (gate, _tuf_refresher) = match (&config.tuf, &args.gate.trusted_root) {
+    // (the refresher lives as long as the server, and reloads keep its verifier).
+    let (tuf_verifier, _tuf_refresher) = match (&config.tuf, &args.gate.trusted_root) {
         (Some(_), Some(_)) => {
             return usage("--trusted-root and the config's `tuf` section exclude each other".into())
         }
@@ -274,17 +270,15 @@ async fn serve(args: ServeArgs) -> u8 {
             Ok((root, refresher)) => {
                 tracing::info!(status = ?root.status(), "Sigstore trusted root from TUF");
                 let verifier = Arc::new(crate::verify::Verifier::with_source(root));
-                match crate::setup::build_gate_with(policies, &args.gate, Some(&config), verifier) {
-                    Ok(g) => (g, refresher),
-                    Err(e) => return usage(format!("{e:#}")),
-                }
+                (Some(verifier), refresher)
             }
             Err(e) => return usage(format!("tuf: {e:#}")),
         },
-        (None, _) => match build_gate(policies, &args.gate, Some(&config)) {
-            Ok(g) => (g, None),
-            Err(e) => return usage(format!("{e:#}")),
-        },
+        (None, _) => (None, None),
+    };
+    let gate = match gate_for(policies, &args.gate, &config, tuf_verifier.as_ref()) {
+        Ok(g) => g,
+        Err(e) => return usage(format!("{e:#}")),
     };
     let auth = match &config.auth {
         Some(auth) => match Authenticator::new(auth, &AuthSettings::default()) {
@@ -295,7 +289,8 @@ async fn serve(args: ServeArgs) -> u8 {
     };
     let listen = args
         .listen
-        .or(config.listen)
+        .clone()
+        .or(config.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let limits = match server::ServerLimits::from_config(config.limits.as_ref()) {
         Ok(l) => l,
@@ -342,17 +337,34 @@ async fn serve(args: ServeArgs) -> u8 {
         max_decisions_in_flight = limits.max_decisions_in_flight,
         "server limits"
     );
-    let state = match auth {
-        Some(auth) => AppState::with_auth(gate, auth),
-        None => {
-            tracing::warn!(
-                listen = %bound,
-                "no `auth` configured: serving unauthenticated, on loopback only"
-            );
-            AppState::new(gate)
-        }
+    if auth.is_none() {
+        tracing::warn!(
+            listen = %bound,
+            "no `auth` configured: serving unauthenticated, on loopback only"
+        );
+    }
+    let live = Arc::new(Live::new(gate, auth));
+    let watch = config
+        .reload
+        .as_ref()
+        .and_then(|r| r.watch_seconds)
+        .unwrap_or(ReloadConfig::DEFAULT_WATCH_SECONDS);
+    let running = Running {
+        config,
+        listen_flag: args.listen.is_some(),
+        tuf_verifier,
     };
-    let state = state.with_max_decisions_in_flight(limits.max_decisions_in_flight);
+    let reloader = Arc::new(Reloader::new(sources, args.gate, running, live.clone()));
+    reloader.remember().await;
+    if let Err(e) = spawn_triggers(reloader, Duration::from_secs(watch)) {
+        return usage(format!("cannot listen for SIGHUP: {e}"));
+    }
+    tracing::info!(
+        watch_seconds = watch,
+        "reloading on SIGHUP and on file change"
+    );
+    let state =
+        AppState::with_live(live).with_max_decisions_in_flight(limits.max_decisions_in_flight);
     match server::run(listener, state, limits, server::shutdown_signal()).await {
         Ok(()) => EXIT_PASS,
         Err(e) => usage(format!("server error: {e}")),
