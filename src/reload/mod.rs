@@ -7,14 +7,16 @@
 //! end, so a request in flight is never split between two policy sets and none fails during
 //! a swap. See docs/reload.md.
 
+mod fingerprint;
 mod live;
 mod load;
 mod reloader;
 mod status;
 mod watch;
 
+pub use fingerprint::Fingerprint;
 pub use live::{Live, Snapshot};
 pub use load::{gate_for, load_policy_set, Sources};
 pub use reloader::{Reloader, Running};
 pub use status::{ReloadFailure, ReloadMetrics, ReloadStatus};
-pub use watch::{spawn_triggers, Fingerprint};
+pub use watch::spawn_triggers;

@@ -8,9 +8,9 @@ use crate::policy::PolicySet;
 use crate::setup::GateArgs;
 use crate::verify::Verifier;
 
+use super::fingerprint::Fingerprint;
 use super::live::{Live, Snapshot};
 use super::load::{gate_for, load_policy_set, Sources};
-use super::watch::Fingerprint;
 
 /// What the process started with and a reload keeps.
 pub struct Running {
@@ -207,5 +207,38 @@ fn describe_changes(before: &[(String, String)], after: &PolicySet) -> String {
         "no policy file changed".into()
     } else {
         parts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    fn policy(name: &str, body: &str) -> Policy {
+        let text = format!(
+            "name: {name}\nimages: [\"r/{body}/**\"]\nsignatures:\n  authorities:\n    - name: ci\n      keyless: {{issuer: \"https://issuer\", subject: \"ci\"}}\n"
+        );
+        Policy::from_yaml(&text, std::path::Path::new("p.yaml")).unwrap()
+    }
+
+    #[test]
+    fn changes_name_added_changed_and_removed_policies() {
+        let a = policy("a", "x");
+        let before = vec![
+            ("a".to_string(), a.sha256.clone()),
+            ("b".to_string(), "sha256:old".to_string()),
+            ("c".to_string(), "sha256:gone".to_string()),
+        ];
+        let after = PolicySet::new(vec![a, policy("b", "y"), policy("d", "z")]).unwrap();
+        assert_eq!(
+            describe_changes(&before, &after),
+            "added d; changed b; removed c"
+        );
+        let same: Vec<(String, String)> = after
+            .iter()
+            .map(|p| (p.name.clone(), p.sha256.clone()))
+            .collect();
+        assert_eq!(describe_changes(&same, &after), "no policy file changed");
     }
 }
