@@ -35,6 +35,11 @@ impl Fixture {
     /// The policy names `key_ref` (relative to `policies/`); the config watches every
     /// `watch_seconds` (0: SIGHUP only).
     fn start(key_ref: &str, watch_seconds: u64) -> Fixture {
+        Fixture::start_with(key_ref, watch_seconds, "")
+    }
+
+    /// [`Fixture::start`] with `extra` appended to the config file.
+    fn start_with(key_ref: &str, watch_seconds: u64, extra: &str) -> Fixture {
         let registry = TestRegistry::start();
         let img = push_image(&registry.url(), "team/app", "v1");
         let k1 = SigningKey::generate_p256();
@@ -60,7 +65,7 @@ impl Fixture {
         );
         write_atomically(
             &dir.path().join("serve.yaml"),
-            &config_text(port, &host, watch_seconds, ""),
+            &config_text(port, &host, watch_seconds, extra),
         );
         let config = dir.path().join("serve.yaml");
         let serve = ServeProcess::start(["--config", config.to_str().unwrap()], port);
@@ -415,10 +420,9 @@ fn reload_under_load_fails_no_request() {
         problems.len(),
         problems.first()
     );
-    assert!(
-        answered.load(Ordering::Relaxed) >= CLIENTS,
-        "the clients did not run"
-    );
+    let answered = answered.load(Ordering::Relaxed);
+    eprintln!("{answered} decisions answered by {CLIENTS} clients through {RELOADS} reloads");
+    assert!(answered >= CLIENTS, "the clients did not run");
     let metrics = f.metrics();
     assert!(
         metrics.contains(&format!(
@@ -430,4 +434,71 @@ fn reload_under_load_fails_no_request() {
         metrics.contains("shipgate_reloads_total{result=\"failure\"} 0"),
         "{metrics}"
     );
+}
+
+/// A decision request with a bearer token: the HTTP status.
+fn post_with_token(f: &Fixture, token: &str) -> u16 {
+    agent()
+        .post(format!("{}/v1/decisions", f.serve.base))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .send(serde_json::json!({ "image": f.image }).to_string())
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn tokens_section(name: &str, token: &str) -> String {
+    let digest = sha256(token.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("auth:\n  tokens:\n    - name: {name}\n      sha256: \"{hex}\"\n")
+}
+
+#[test]
+fn changed_tokens_apply_and_auth_the_process_started_without_can_go() {
+    let f = Fixture::start("../keys/k1.pub", 0);
+    f.write_config(0, &tokens_section("first", "token-one"));
+    f.hup();
+    f.wait_generation(2);
+    assert_eq!(post_with_token(&f, "token-one"), 200);
+    assert_eq!(post_with_token(&f, "token-two"), 401);
+
+    f.write_config(0, &tokens_section("second", "token-two"));
+    f.hup();
+    f.wait_generation(3);
+    assert_eq!(post_with_token(&f, "token-two"), 200);
+    assert_eq!(post_with_token(&f, "token-one"), 401);
+
+    // This process started without `auth`, on loopback: dropping it again is allowed.
+    f.write_config(0, "");
+    f.hup();
+    let ready = f.wait_generation(4);
+    assert!(ready["reload"].get("restartNeeded").is_none(), "{ready}");
+    assert_eq!(f.decide()["decision"], "pass");
+    let mut serve = f.serve;
+    let logs = serve.stop_and_logs();
+    assert!(
+        !logs.contains("token-one") && !logs.contains("token-two"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn removing_auth_from_a_service_started_with_it_needs_a_restart() {
+    let f = Fixture::start_with("../keys/k1.pub", 0, &tokens_section("ci", "token-one"));
+    assert_eq!(post_with_token(&f, "token-one"), 200);
+    f.write_config(0, "");
+    let sha_k2 = f.write_policy("../keys/k2.pub");
+    f.hup();
+    let ready = f.wait_generation(2);
+    assert_eq!(
+        ready["reload"]["restartNeeded"],
+        serde_json::json!(["auth (removed)"]),
+        "{ready}"
+    );
+    // The policy applied; the token is still required.
+    assert_eq!(ready["reload"]["policies"][0]["sha256"], sha_k2.as_str());
+    let (status, _) = post_decision(&agent(), &f.serve.base, &f.image).unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(post_with_token(&f, "token-one"), 200);
 }
