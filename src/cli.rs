@@ -248,6 +248,7 @@ async fn serve(args: ServeArgs) -> u8 {
     let sources = Sources {
         config: args.config.clone(),
         flag_policies: args.policies.clone(),
+        flag_trusted_root: args.gate.trusted_root.clone(),
     };
     let config = match sources.read_config() {
         Ok(c) => c,

@@ -24,7 +24,8 @@ const MAX_HASHED_BYTES: u64 = 4 * 1024 * 1024;
 pub struct Fingerprint(Vec<(PathBuf, Option<[u8; 32]>)>);
 
 impl Fingerprint {
-    /// The config file, the policy files it (or the flags) name, and the files they name.
+    /// The config file, the trusted root file, the policy files the config (or the flags)
+    /// name, and the files they name.
     pub fn of(sources: &Sources) -> Fingerprint {
         let mut print = Fingerprint::default();
         if let Some(config) = &sources.config {
@@ -33,6 +34,13 @@ impl Fingerprint {
         // An unreadable config is fingerprinted by its bytes alone; its policies are then
         // those of the flags (or `./policies`).
         let config = sources.read_config().unwrap_or_default();
+        // With `tuf`, the root is the TUF repository's and no file is read again.
+        if let Some(root) = sources
+            .trusted_root(&config)
+            .filter(|_| config.tuf.is_none())
+        {
+            print.add_file(&root);
+        }
         for path in sources.policy_paths(&config) {
             if path.is_dir() {
                 for file in yaml_files(&path) {
@@ -163,6 +171,7 @@ mod tests {
         let sources = Sources {
             config: None,
             flag_policies: vec![policies.clone()],
+            flag_trusted_root: None,
         };
         let before = Fingerprint::of(&sources);
         assert_eq!(before.0.len(), 2, "{before:?}");
@@ -186,6 +195,7 @@ mod tests {
         let sources = Sources {
             config: None,
             flag_policies: vec![link.clone()],
+            flag_trusted_root: None,
         };
         let before = Fingerprint::of(&sources);
         std::fs::remove_file(&link).unwrap();

@@ -17,6 +17,8 @@ pub struct Sources {
     pub config: Option<PathBuf>,
     /// `--policy` paths: when given they replace the config's `policies`.
     pub flag_policies: Vec<PathBuf>,
+    /// `--trusted-root`: it replaces the config's `trustedRoot` (read again at each reload).
+    pub flag_trusted_root: Option<PathBuf>,
 }
 
 impl Sources {
@@ -39,6 +41,13 @@ impl Sources {
             paths.push(PathBuf::from("policies"));
         }
         paths
+    }
+
+    /// The `trustedRoot` file a reload reads, if any.
+    pub fn trusted_root(&self, config: &ServeConfig) -> Option<PathBuf> {
+        self.flag_trusted_root
+            .clone()
+            .or_else(|| config.trusted_root.clone())
     }
 }
 

@@ -275,8 +275,10 @@ async fn healthz() -> impl IntoResponse {
 /// 503 while no policy is loaded. A failed reload leaves it 200 (the previous policies are
 /// still serving) and says so in `reload.lastError`.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let n = state.live.current().gate.policies().iter().count();
-    let reload = state.live.status().to_json();
+    // Both from one status, so the count and the generation it names agree.
+    let status = state.live.status();
+    let n = status.policies.len();
+    let reload = status.to_json();
     if n == 0 {
         (
             StatusCode::SERVICE_UNAVAILABLE,
