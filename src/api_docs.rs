@@ -127,7 +127,7 @@ pub fn openapi() -> Value {
                 "operationId": "ready",
                 "summary": "Readiness: policies are loaded.",
                 "responses": {
-                    "200": {"description": "Ready.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "200": {"description": "Ready. `reload` names the serving policies and generation, and the latest reload's error if it failed (the previous policies then still serve; see docs/reload.md).", "content": {"application/json": {"schema": {"type": "object"}}}},
                     "503": {"description": "Not ready.", "content": {"application/json": {"schema": {"type": "object"}}}}
                 }
             }},

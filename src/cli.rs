@@ -6,17 +6,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{AuthSettings, Authenticator};
-use crate::config::ServeConfig;
+use crate::config::ReloadConfig;
 use crate::gate::DecisionRequest;
 use crate::policy::{model::PolicyFile, Policy, PolicySet};
+use crate::reload::{load_policy_set, spawn_triggers, Live, Reloader, Running, Sources};
 use crate::server::{self, AppState};
 
 pub use crate::setup::{
-    init_tracing, open_gate, usage, FirstRefresh, GateArgs, EXIT_FAIL, EXIT_PASS, EXIT_USAGE,
+    init_tracing, main_roots, open_gate, usage, FirstRefresh, GateArgs, EXIT_FAIL, EXIT_PASS,
+    EXIT_USAGE,
 };
 
 #[derive(Parser)]
@@ -242,22 +245,25 @@ async fn check(args: CheckArgs) -> u8 {
 }
 
 async fn serve(args: ServeArgs) -> u8 {
-    let config = match &args.config {
-        Some(path) => match ServeConfig::load(path) {
-            Ok(c) => c,
-            Err(e) => return usage(format!("{e:#}")),
-        },
-        None => ServeConfig::default(),
+    // The same steps a reload takes (`crate::reload`), so a reload accepts what startup does.
+    let sources = Sources {
+        config: args.config.clone(),
+        flag_policies: args.policies.clone(),
+        flag_trusted_root: args.gate.trusted_root.clone(),
+        // A malformed flag is refused below, when the gate is built.
+        flag_trust_roots: args
+            .gate
+            .trust_roots
+            .iter()
+            .filter_map(|f| crate::trust::named::parse_flag(f).ok())
+            .map(|(_, file)| file)
+            .collect(),
     };
-    let mut paths = if args.policies.is_empty() {
-        config.policies.clone()
-    } else {
-        args.policies.clone()
+    let config = match sources.read_config() {
+        Ok(c) => c,
+        Err(e) => return usage(format!("{e:#}")),
     };
-    if paths.is_empty() && std::path::Path::new("policies").is_dir() {
-        paths.push(PathBuf::from("policies"));
-    }
-    let policies = match PolicySet::load(&paths) {
+    let policies = match load_policy_set(&sources.policy_paths(&config)).await {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };
@@ -265,16 +271,13 @@ async fn serve(args: ServeArgs) -> u8 {
         tracing::warn!("no policies loaded: every image will fail with `no policy governs`");
     }
     // With `tuf:` (or --tuf-cache), the Sigstore root is the TUF repository's, kept current
-    // in the background (the refresher lives as long as the server).
-    let (gate, _trust_roots) = match open_gate(
-        policies,
-        &args.gate,
-        Some(&config),
-        FirstRefresh::Background,
-    )
-    .await
-    {
-        Ok(open) => (open.gate, open.roots),
+    // in the background: the refresher lives as long as the server, and reloads keep it.
+    let roots = match main_roots(&args.gate, Some(&config), FirstRefresh::Background).await {
+        Ok(r) => r,
+        Err(e) => return usage(format!("{e:#}")),
+    };
+    let gate = match roots.gate(policies, &args.gate, Some(&config)) {
+        Ok(g) => g,
         Err(e) => return usage(format!("{e:#}")),
     };
     let auth = match &config.auth {
@@ -286,7 +289,8 @@ async fn serve(args: ServeArgs) -> u8 {
     };
     let listen = args
         .listen
-        .or(config.listen)
+        .clone()
+        .or(config.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let limits = match server::ServerLimits::from_config(config.limits.as_ref()) {
         Ok(l) => l,
@@ -333,17 +337,34 @@ async fn serve(args: ServeArgs) -> u8 {
         max_decisions_in_flight = limits.max_decisions_in_flight,
         "server limits"
     );
-    let state = match auth {
-        Some(auth) => AppState::with_auth(gate, auth),
-        None => {
-            tracing::warn!(
-                listen = %bound,
-                "no `auth` configured: serving unauthenticated, on loopback only"
-            );
-            AppState::new(gate)
-        }
+    if auth.is_none() {
+        tracing::warn!(
+            listen = %bound,
+            "no `auth` configured: serving unauthenticated, on loopback only"
+        );
+    }
+    let live = Arc::new(Live::new(gate, auth));
+    let watch = config
+        .reload
+        .as_ref()
+        .and_then(|r| r.watch_seconds)
+        .unwrap_or(ReloadConfig::DEFAULT_WATCH_SECONDS);
+    let running = Running {
+        config,
+        listen_flag: args.listen.is_some(),
+        tuf_roots: roots.is_tuf().then(|| Arc::new(roots)),
     };
-    let state = state.with_max_decisions_in_flight(limits.max_decisions_in_flight);
+    let reloader = Arc::new(Reloader::new(sources, args.gate, running, live.clone()));
+    reloader.remember().await;
+    if let Err(e) = spawn_triggers(reloader, Duration::from_secs(watch)) {
+        return usage(format!("cannot listen for SIGHUP: {e}"));
+    }
+    tracing::info!(
+        watch_seconds = watch,
+        "reloading on SIGHUP and on file change"
+    );
+    let state =
+        AppState::with_live(live).with_max_decisions_in_flight(limits.max_decisions_in_flight);
     match server::run(listener, state, limits, server::shutdown_signal()).await {
         Ok(()) => EXIT_PASS,
         Err(e) => usage(format!("server error: {e}")),

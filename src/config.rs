@@ -57,10 +57,27 @@ pub struct ServeConfig {
     /// Where registry-chosen hops (redirects, token services) may go, and connection bounds.
     #[serde(default)]
     pub outbound: Option<OutboundConfig>,
+    /// How policy and configuration changes are picked up while serving; see docs/reload.md.
+    #[serde(default)]
+    pub reload: Option<ReloadConfig>,
+}
+
+/// Reloading while serving (SIGHUP always reloads; this adds watching the files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReloadConfig {
+    /// Seconds between looks at the config file, the policy files and the files they name
+    /// (`keyRef`, Notation trust stores) for a change (default 5; 0: only SIGHUP reloads).
+    #[serde(default)]
+    pub watch_seconds: Option<u64>,
+}
+
+impl ReloadConfig {
+    pub const DEFAULT_WATCH_SECONDS: u64 = 5;
 }
 
 /// The HTTP server's limits; each key left out keeps its default.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsConfig {
     /// Seconds a client has to send a request's headers, from connecting or from the first

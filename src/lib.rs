@@ -22,6 +22,7 @@ pub mod config;
 pub mod github_action;
 pub mod net;
 pub mod quarantine;
+pub mod reload;
 pub mod server;
 pub mod setup;
 pub mod trust;

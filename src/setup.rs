@@ -120,9 +120,16 @@ pub struct MainRoots {
     public_good: Arc<dyn TrustRootSource>,
     /// Keeps a TUF-refreshed root current; `None` for fixed roots.
     pub refresher: Option<Refresher>,
+    tuf: bool,
 }
 
 impl MainRoots {
+    /// Whether the main root is the TUF-refreshed one (kept across reloads; a fixed root file
+    /// is read again instead).
+    pub fn is_tuf(&self) -> bool {
+        self.tuf
+    }
+
     /// A gate for `policies` judged by these roots plus the named ones of `args` and
     /// `config` (read now: a reload picks up changed files). Every `trustRoot:` of the
     /// policies must name one of them.
@@ -179,6 +186,7 @@ pub async fn main_roots(
         .clone()
         .or_else(|| config.and_then(|c| c.trusted_root.clone()));
     let tuf = tuf_config(args, config)?;
+    let is_tuf = tuf.is_some();
     let embedded: Arc<dyn TrustRootSource> =
         Arc::new(FixedRoot(Arc::new(TrustRoot::public_good()?)));
     let (main, public_good, refresher): (Arc<dyn TrustRootSource>, _, _) = match (trusted_root, tuf)
@@ -219,6 +227,7 @@ pub async fn main_roots(
         main,
         public_good,
         refresher,
+        tuf: is_tuf,
     })
 }
 

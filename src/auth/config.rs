@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// Caller authentication: a bearer token must be accepted by one of these.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthConfig {
     /// OIDC issuers whose JWTs are accepted, each with an audience and claim rules.
@@ -17,7 +17,7 @@ pub struct AuthConfig {
     pub tokens: Vec<TokenConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OidcConfig {
     /// The issuer URL, exactly as in the tokens' `iss` (https; http only on loopback).
@@ -35,7 +35,7 @@ pub struct OidcConfig {
 }
 
 /// One claim rule: a single value or a list of allowed values.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ClaimRule {
     One(ClaimValue),
@@ -44,7 +44,7 @@ pub enum ClaimRule {
 
 /// A claim value as written in YAML; numbers and booleans compare by their string form
 /// (`repository_id: 123` matches the claim `"123"`).
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ClaimValue {
     Text(String),
@@ -64,7 +64,7 @@ impl ClaimValue {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TokenConfig {
     /// The caller's name, logged on every decision it asks for.

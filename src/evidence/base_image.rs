@@ -66,7 +66,7 @@ pub struct BaseImageCache {
 }
 
 /// What `/metrics` shows of a [`BaseImageCache`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BaseImageCacheStats {
     pub entries: usize,
     pub hits: u64,

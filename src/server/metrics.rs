@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cache::CacheStats;
 use crate::evidence::base_image::BaseImageCacheStats;
+use crate::reload::ReloadMetrics;
 
 /// Upper bounds (seconds) of the decision-latency histogram buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 20.0];
@@ -119,6 +120,7 @@ impl Metrics {
         cache: CacheStats,
         base_images: BaseImageCacheStats,
         policies: usize,
+        reload: ReloadMetrics,
     ) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -240,6 +242,7 @@ impl Metrics {
         out.push_str("# HELP shipgate_policies Policies loaded.\n");
         out.push_str("# TYPE shipgate_policies gauge\n");
         let _ = writeln!(out, "shipgate_policies {policies}");
+        render_reload(&mut out, reload);
         out.push_str(
             "# HELP shipgate_decision_duration_seconds Time to answer a decision request.\n",
         );
@@ -264,4 +267,36 @@ impl Metrics {
         let _ = writeln!(out, "shipgate_decision_duration_seconds_count {count}");
         out
     }
+}
+
+/// The reload counters and gauges (docs/reload.md).
+fn render_reload(out: &mut String, reload: ReloadMetrics) {
+    out.push_str(
+        "# HELP shipgate_reloads_total Reloads of policies and configuration, by result.\n",
+    );
+    out.push_str("# TYPE shipgate_reloads_total counter\n");
+    let _ = writeln!(
+        out,
+        "shipgate_reloads_total{{result=\"success\"}} {}",
+        reload.successes
+    );
+    let _ = writeln!(
+        out,
+        "shipgate_reloads_total{{result=\"failure\"}} {}",
+        reload.failures
+    );
+    out.push_str(
+        "# HELP shipgate_config_generation The serving policies' generation: 1 at startup, +1 per reload applied.\n",
+    );
+    out.push_str("# TYPE shipgate_config_generation gauge\n");
+    let _ = writeln!(out, "shipgate_config_generation {}", reload.generation);
+    out.push_str(
+        "# HELP shipgate_config_last_reload_success 1 if the latest reload (or the startup) applied, 0 if it failed.\n",
+    );
+    out.push_str("# TYPE shipgate_config_last_reload_success gauge\n");
+    let _ = writeln!(
+        out,
+        "shipgate_config_last_reload_success {}",
+        u8::from(reload.last_succeeded)
+    );
 }

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::{Authenticator, Caller, Refusal};
 use crate::gate::{DecisionRequest, Gate, RequestError};
+use crate::reload::Live;
 pub use limits::{connection_cap, soft_fd_limit, ServerLimits};
 pub use metrics::{ClosedConnection, Metrics, Overload, RefusedCaller};
 
@@ -31,10 +32,9 @@ const DECISIONS_RETRY_AFTER_SECONDS: u64 = 1;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub gate: Gate,
+    /// The gate and caller authentication serving now; a reload swaps them.
+    pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
-    /// `None`: no caller authentication (the CLI then listens on loopback only).
-    pub auth: Option<Arc<Authenticator>>,
     /// One permit per `POST /v1/decisions` being answered; none left: 503 at once.
     pub decision_slots: Arc<Semaphore>,
     /// The number of permits `decision_slots` started with (quoted in the 503).
@@ -44,10 +44,14 @@ pub struct AppState {
 impl AppState {
     /// Without caller authentication: for loopback listeners and tests.
     pub fn new(gate: Gate) -> AppState {
+        AppState::with_live(Arc::new(Live::new(gate, None)))
+    }
+
+    /// Serving whatever `live` holds now (the CLI reloads it).
+    pub fn with_live(live: Arc<Live>) -> AppState {
         AppState {
-            gate,
+            live,
             metrics: Arc::new(Metrics::default()),
-            auth: None,
             decision_slots: Arc::new(Semaphore::new(
                 ServerLimits::DEFAULT_MAX_DECISIONS_IN_FLIGHT,
             )),
@@ -67,10 +71,7 @@ impl AppState {
 
     /// `POST /v1/decisions` then needs a bearer token that `auth` accepts.
     pub fn with_auth(gate: Gate, auth: Arc<Authenticator>) -> AppState {
-        AppState {
-            auth: Some(auth),
-            ..AppState::new(gate)
-        }
+        AppState::with_live(Arc::new(Live::new(gate, Some(auth))))
     }
 }
 
@@ -153,8 +154,11 @@ async fn decide(
             DECISIONS_RETRY_AFTER_SECONDS,
         ));
     };
+    // Taken once: the request is answered by this gate to its end, whatever a reload swaps in
+    // meanwhile.
+    let serving = state.live.current();
     // Authentication comes first: an unknown caller learns nothing about the request it sent.
-    let caller = match &state.auth {
+    let caller = match &serving.auth {
         None => Caller::Unauthenticated,
         Some(auth) => auth
             .authenticate(&headers)
@@ -172,7 +176,7 @@ async fn decide(
         }
     })
     .map_err(IntoResponse::into_response)?;
-    let decision = state.gate.decide(&request).await.map_err(|e| {
+    let decision = serving.gate.decide(&request).await.map_err(|e| {
         if let RequestError::Overloaded {
             retry_after_seconds,
             ..
@@ -268,26 +272,34 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
+/// 503 while no policy is loaded. A failed reload leaves it 200 (the previous policies are
+/// still serving) and says so in `reload.lastError`.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let n = state.gate.policies().iter().count();
+    // Both from one status, so the count and the generation it names agree.
+    let status = state.live.status();
+    let n = status.policies.len();
+    let reload = status.to_json();
     if n == 0 {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "no policies loaded", "policies": 0 })),
+            Json(json!({ "status": "no policies loaded", "policies": 0, "reload": reload })),
         )
     } else {
         (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "policies": n })),
+            Json(json!({ "status": "ready", "policies": n, "reload": reload })),
         )
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let gate = state.live.current().gate;
+    let (cache, base_images) = state.live.cache_stats(&gate);
     let body = state.metrics.render(
-        state.gate.cache().stats(),
-        state.gate.base_image_cache().stats(),
-        state.gate.policies().iter().count(),
+        cache,
+        base_images,
+        gate.policies().iter().count(),
+        state.live.status().metrics(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -18,7 +18,7 @@ impl TrustRootSource for TufTrustRoot {
 }
 
 /// `tuf:` in the `serve --config` file: keep the Sigstore trusted root current through TUF.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TufConfig {
     /// Where verified TUF metadata and the trusted root are kept between restarts (relative

@@ -28,6 +28,7 @@ mod packaging;
 mod provenance;
 mod quarantine;
 mod registry_client;
+mod reload;
 mod serve;
 mod signatures_e2e;
 mod snapshots;
