@@ -502,3 +502,74 @@ fn removing_auth_from_a_service_started_with_it_needs_a_restart() {
     assert_eq!(status, 401);
     assert_eq!(post_with_token(&f, "token-one"), 200);
 }
+
+/// A named Sigstore trusted root (`trustRoots:`) is read again on reload: a policy naming it is
+/// judged by the new file, a broken file keeps the previous set serving, and a policy naming a
+/// root that is not configured is refused by the reload, not served.
+#[test]
+fn named_trusted_roots_reload_with_the_config() {
+    use crate::common::private_sigstore::PrivateSigstore;
+
+    let f = Fixture::start("../keys/k1.pub", 0);
+    let (signer_instance, other_instance) = (PrivateSigstore::new(), PrivateSigstore::new());
+    // `corp/app`, signed keyless through `signer_instance`.
+    let img = push_image(&f._registry.url(), "corp/app", "v1");
+    let reference = format!("{}/corp/app", f.host);
+    let identity = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+    let issuer = "https://token.actions.githubusercontent.com";
+    let signed_at = time::OffsetDateTime::now_utc() - time::Duration::minutes(30);
+    let signer = signer_instance.keyless_signer(identity, issuer, signed_at);
+    let t = (signed_at + time::Duration::minutes(1)).unix_timestamp();
+    attach_legacy_signature(
+        &f._registry.url(),
+        "corp/app",
+        &img.digest,
+        vec![signer_instance.keyless_legacy_layer(&signer, &reference, &img.digest, t, 3)],
+    );
+    let corp_image = format!("{reference}@{}", img.digest);
+    let decide_corp = || {
+        let (status, d) = post_decision(&agent(), &f.serve.base, &corp_image).unwrap();
+        assert_eq!(status, 200, "{d}");
+        d
+    };
+    let corp_policy = |root: &str| {
+        format!(
+            "name: corp\nimages: [\"{}/corp/**\"]\nsignatures:\n  authorities:\n    - name: ci\n      \
+             trustRoot: {root}\n      keyless:\n        issuer: {issuer}\n        subject: {identity}\n",
+            f.host
+        )
+    };
+    std::fs::create_dir(f.path("roots")).unwrap();
+    write_atomically(&f.path("roots/corp.json"), &other_instance.trusted_root_json());
+    write_atomically(&f.path("policies/corp.yaml"), &corp_policy("corp"));
+    f.write_config(0, "trustRoots:\n  corp: roots/corp.json\n");
+    f.hup();
+    f.wait_generation(2);
+    let d = decide_corp();
+    assert_eq!(d["decision"], "fail", "another instance's root: {d}");
+
+    // The right root file, same policy bytes: judged by the new root, not answered from cache.
+    write_atomically(&f.path("roots/corp.json"), &signer_instance.trusted_root_json());
+    f.hup();
+    f.wait_generation(3);
+    let d = decide_corp();
+    assert_eq!(d["decision"], "pass", "{d}");
+    assert_eq!(d["cached"], false, "{d}");
+
+    // A broken root file: the reload fails naming it, and the previous set keeps serving.
+    write_atomically(&f.path("roots/corp.json"), "{not json");
+    f.hup();
+    let ready = f.wait_reload("a failed reload", |r| r["failures"] == 1);
+    let reason = ready["reload"]["lastError"]["reason"].as_str().unwrap();
+    assert!(reason.contains("trust root `corp`"), "{reason}");
+    assert_eq!(decide_corp()["decision"], "pass");
+
+    // A policy naming a root the config does not have is refused by the reload.
+    write_atomically(&f.path("roots/corp.json"), &signer_instance.trusted_root_json());
+    write_atomically(&f.path("policies/corp.yaml"), &corp_policy("ghes"));
+    f.hup();
+    let ready = f.wait_reload("a second failed reload", |r| r["failures"] == 2);
+    let reason = ready["reload"]["lastError"]["reason"].as_str().unwrap();
+    assert!(reason.contains("trustRoot `ghes` is not configured"), "{reason}");
+    assert_eq!(decide_corp()["decision"], "pass");
+}
