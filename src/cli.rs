@@ -204,7 +204,12 @@ async fn validate(files: &[PathBuf]) -> u8 {
         match load_policies(std::slice::from_ref(file)).await {
             Ok(set) => {
                 for p in set.iter() {
-                    println!("{}: ok (policy `{}`, {})", p.source.display(), p.name, p.sha256);
+                    println!(
+                        "{}: ok (policy `{}`, {})",
+                        p.source.display(),
+                        p.name,
+                        p.sha256
+                    );
                 }
             }
             Err(e) => {

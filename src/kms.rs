@@ -144,7 +144,9 @@ impl KmsKeys for AwsKms {
         // `KeySpec` replaced `CustomerMasterKeySpec`, which KMS still sends (and moto sends
         // alone); both name the same spec.
         #[allow(deprecated)]
-        let legacy_spec = out.customer_master_key_spec().map(|s| s.as_str().to_string());
+        let legacy_spec = out
+            .customer_master_key_spec()
+            .map(|s| s.as_str().to_string());
         let key_spec = out
             .key_spec()
             .map(|s| s.as_str().to_string())

@@ -82,11 +82,10 @@ impl Lambda {
     /// Loads the policies in `SHIPGATE_POLICIES` and the SDK's standard configuration.
     pub async fn from_env() -> Result<Lambda, StartupError> {
         let settings = LambdaSettings::from_env();
-        let policies = shipgate::policy_loader::load_policies(std::slice::from_ref(
-            &settings.policies_dir,
-        ))
-        .await
-        .map_err(|e| StartupError::Policies(e.to_string()))?;
+        let policies =
+            shipgate::policy_loader::load_policies(std::slice::from_ref(&settings.policies_dir))
+                .await
+                .map_err(|e| StartupError::Policies(e.to_string()))?;
         let gate = shipgate::cli::build_gate(policies, &shipgate::cli::GateArgs::default(), None)
             .map_err(|e| StartupError::Gate(format!("{e:#}")))?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -184,7 +184,11 @@ fn an_image_signed_with_a_kms_key_passes_under_every_form_of_its_name_and_fails_
         arn("alias/release"),
         format!("awskms:///{key_id}"),
     ] {
-        let policy = write_policy(dir.path(), "p.yaml", &policy_text("kms", &reg.host, &[&uri]));
+        let policy = write_policy(
+            dir.path(),
+            "p.yaml",
+            &policy_text("kms", &reg.host, &[&uri]),
+        );
         let out = check(&moto.endpoint, &reg, &image, &policy);
         assert_eq!(out.status.code(), Some(0), "{uri}: {}", text(&out));
         let d: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -197,7 +201,10 @@ fn an_image_signed_with_a_kms_key_passes_under_every_form_of_its_name_and_fails_
             signer.starts_with("sha256:") && signer.ends_with(&format!(" ({uri})")),
             "{signer}"
         );
-        let out = shipgate(&moto.endpoint, &["policy", "validate", policy.to_str().unwrap()]);
+        let out = shipgate(
+            &moto.endpoint,
+            &["policy", "validate", policy.to_str().unwrap()],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (policy `kms`, sha256:"));
     }
@@ -224,16 +231,40 @@ fn a_key_that_cannot_verify_image_signatures_keeps_the_policy_from_loading() {
     let reg = TestRegistry::start();
     let kms = rt.block_on(kms_client(&moto.endpoint));
     let cases = [
-        (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt, "alias/sym", "ENCRYPT_DECRYPT (key spec SYMMETRIC_DEFAULT)"),
-        (KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt, "alias/rsa-enc", "ENCRYPT_DECRYPT (key spec RSA_2048)"),
-        (KeySpec::EccSecgP256K1, KeyUsageType::SignVerify, "alias/k1", "key spec ECC_SECG_P256K1 cannot be verified"),
+        (
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+            "alias/sym",
+            "ENCRYPT_DECRYPT (key spec SYMMETRIC_DEFAULT)",
+        ),
+        (
+            KeySpec::Rsa2048,
+            KeyUsageType::EncryptDecrypt,
+            "alias/rsa-enc",
+            "ENCRYPT_DECRYPT (key spec RSA_2048)",
+        ),
+        (
+            KeySpec::EccSecgP256K1,
+            KeyUsageType::SignVerify,
+            "alias/k1",
+            "key spec ECC_SECG_P256K1 cannot be verified",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (spec, usage, alias, why) in cases {
         rt.block_on(create_key(&kms, spec, usage, Some(alias)));
         let uri = format!("awskms:///{alias}");
-        let policy = write_policy(dir.path(), "p.yaml", &policy_text("kms", &reg.host, &[&uri]));
-        let out = check(&moto.endpoint, &reg, &format!("{}/team/app:v1", reg.host), &policy);
+        let policy = write_policy(
+            dir.path(),
+            "p.yaml",
+            &policy_text("kms", &reg.host, &[&uri]),
+        );
+        let out = check(
+            &moto.endpoint,
+            &reg,
+            &format!("{}/team/app:v1", reg.host),
+            &policy,
+        );
         assert_eq!(out.status.code(), Some(2), "{uri}: {}", text(&out));
         assert!(out.stdout.is_empty(), "{}", text(&out));
         let err = stderr(&out);
@@ -242,7 +273,10 @@ fn a_key_that_cannot_verify_image_signatures_keeps_the_policy_from_loading() {
             "{err}"
         );
         assert_eq!(reason_lines(&err), 1, "{err}");
-        let out = shipgate(&moto.endpoint, &["policy", "validate", policy.to_str().unwrap()]);
+        let out = shipgate(
+            &moto.endpoint,
+            &["policy", "validate", policy.to_str().unwrap()],
+        );
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert!(stderr(&out).contains(why), "{}", text(&out));
     }
@@ -258,7 +292,10 @@ fn a_missing_alias_or_an_unreachable_kms_stops_the_load_in_bounded_time() {
         "p.yaml",
         &policy_text("kms", &reg.host, &["awskms:///alias/nope"]),
     );
-    let out = shipgate(&moto.endpoint, &["policy", "validate", policy.to_str().unwrap()]);
+    let out = shipgate(
+        &moto.endpoint,
+        &["policy", "validate", policy.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains("awskms:///alias/nope: AWS KMS GetPublicKey (us-east-1) failed: HTTP 400 NotFoundException"), "{err}");
@@ -270,10 +307,17 @@ fn a_missing_alias_or_an_unreachable_kms_stops_the_load_in_bounded_time() {
     let started = Instant::now();
     let image = format!("{}/team/app:v1", reg.host);
     let out = check(&nowhere, &reg, &image, &policy);
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = stderr(&out);
-    assert!(err.contains("awskms:///alias/nope: AWS KMS GetPublicKey"), "{err}");
+    assert!(
+        err.contains("awskms:///alias/nope: AWS KMS GetPublicKey"),
+        "{err}"
+    );
     assert!(err.contains("kms:GetPublicKey"), "{err}");
     assert_eq!(reason_lines(&err), 1, "{err}");
 }
@@ -284,7 +328,11 @@ fn an_endpoint_in_the_key_uri_is_refused_before_any_call() {
     let policy = write_policy(
         dir.path(),
         "p.yaml",
-        &policy_text("kms", "127.0.0.1:5000", &["awskms://127.0.0.1:4566/alias/release"]),
+        &policy_text(
+            "kms",
+            "127.0.0.1:5000",
+            &["awskms://127.0.0.1:4566/alias/release"],
+        ),
     );
     // No KMS anywhere: the refusal comes from parsing alone.
     let nowhere = format!("http://127.0.0.1:{}", free_port());
@@ -328,7 +376,11 @@ fn one_key_named_many_times_is_fetched_once() {
     }));
     let dir = tempfile::tempdir().unwrap();
     let same = "awskms:///alias/release";
-    write_policy(dir.path(), "a.yaml", &policy_text("a", &reg.host, &[same, same]));
+    write_policy(
+        dir.path(),
+        "a.yaml",
+        &policy_text("a", &reg.host, &[same, same]),
+    );
     write_policy(dir.path(), "b.yaml", &policy_text("b", &reg.host, &[same]));
     let out = check(&endpoint, &reg, &format!("{reference}:v1"), dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

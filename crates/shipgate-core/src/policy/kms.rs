@@ -177,7 +177,6 @@ pub fn key_from_kms(key_spec: &str, key_usage: &str, der: &[u8]) -> Result<Publi
     Ok(key)
 }
 
-
 #[cfg(test)]
 #[path = "kms_tests.rs"]
 mod tests;

@@ -6,7 +6,11 @@ const UUID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 fn every_cosign_form_parses() {
     let cases = [
         ("awskms:///alias/release", "alias/release", None),
-        ("awskms:///alias/team/release_v2-x", "alias/team/release_v2-x", None),
+        (
+            "awskms:///alias/team/release_v2-x",
+            "alias/team/release_v2-x",
+            None,
+        ),
         (&format!("awskms:///{UUID}") as &str, UUID, None),
         (
             "awskms:///mrk-1234abcd12ab34cd56ef1234567890ab",
@@ -62,18 +66,42 @@ fn bad_forms_are_refused_with_a_reason() {
         ("awskms://", "not an AWS KMS key reference"),
         ("awskms:///", "not an AWS KMS key reference"),
         ("awskms:///release", "not an AWS KMS key reference"),
-        ("awskms:///1234abcd-12ab-34cd-56ef", "not an AWS KMS key reference"),
+        (
+            "awskms:///1234abcd-12ab-34cd-56ef",
+            "not an AWS KMS key reference",
+        ),
         ("awskms:///alias/", "alias name"),
         ("awskms:///alias/rel ease", "alias name"),
         ("awskms:///alias/a:b", "alias name"),
-        ("awskms:///arn:aws:kms:us-east-1:123456789012", "not an AWS KMS key reference"),
-        ("awskms:///arn:aws-iso:kms:us-east-1:123456789012:alias/a", "partition"),
-        ("awskms:///arn:aws:s3:us-east-1:123456789012:alias/a", "not a KMS ARN"),
-        ("awskms:///arn:aws:kms::123456789012:alias/a", "not an AWS region"),
-        ("awskms:///arn:aws:kms:US-EAST-1:123456789012:alias/a", "not an AWS region"),
+        (
+            "awskms:///arn:aws:kms:us-east-1:123456789012",
+            "not an AWS KMS key reference",
+        ),
+        (
+            "awskms:///arn:aws-iso:kms:us-east-1:123456789012:alias/a",
+            "partition",
+        ),
+        (
+            "awskms:///arn:aws:s3:us-east-1:123456789012:alias/a",
+            "not a KMS ARN",
+        ),
+        (
+            "awskms:///arn:aws:kms::123456789012:alias/a",
+            "not an AWS region",
+        ),
+        (
+            "awskms:///arn:aws:kms:US-EAST-1:123456789012:alias/a",
+            "not an AWS region",
+        ),
         ("awskms:///arn:aws:kms:us-east-1:1234:alias/a", "account id"),
-        ("awskms:///arn:aws:kms:us-east-1:123456789012:key/nope", "key/KEY-ID"),
-        ("awskms:///arn:aws:kms:us-east-1:123456789012:grant/x", "key/KEY-ID"),
+        (
+            "awskms:///arn:aws:kms:us-east-1:123456789012:key/nope",
+            "key/KEY-ID",
+        ),
+        (
+            "awskms:///arn:aws:kms:us-east-1:123456789012:grant/x",
+            "key/KEY-ID",
+        ),
     ];
     for (uri, why) in cases {
         let e = KmsKeyRef::parse(uri).unwrap_err();
@@ -101,7 +129,10 @@ fn a_signing_key_of_a_verifiable_spec_is_accepted() {
     assert!(key_from_kms("ECC_NIST_P384", "SIGN_VERIFY", &p384).is_ok());
     // The DER key must be of the spec KMS states.
     let e = key_from_kms("ECC_NIST_P384", "SIGN_VERIFY", &p256).unwrap_err();
-    assert!(e.contains("ECC_NIST_P384") && e.contains("ECDSA P-256"), "{e}");
+    assert!(
+        e.contains("ECC_NIST_P384") && e.contains("ECDSA P-256"),
+        "{e}"
+    );
     let e = key_from_kms("RSA_2048", "SIGN_VERIFY", &p256).unwrap_err();
     assert!(e.contains("RSA_2048"), "{e}");
     let e = key_from_kms("ECC_NIST_P256", "SIGN_VERIFY", b"not der").unwrap_err();
@@ -111,7 +142,13 @@ fn a_signing_key_of_a_verifiable_spec_is_accepted() {
 #[test]
 fn other_specs_and_usages_are_refused_by_name() {
     let p256 = spki(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING);
-    for spec in ["ECC_SECG_P256K1", "SM2", "HMAC_256", "SYMMETRIC_DEFAULT", "ML_DSA_65"] {
+    for spec in [
+        "ECC_SECG_P256K1",
+        "SM2",
+        "HMAC_256",
+        "SYMMETRIC_DEFAULT",
+        "ML_DSA_65",
+    ] {
         let e = key_from_kms(spec, "SIGN_VERIFY", &p256).unwrap_err();
         assert!(e.contains(&format!("key spec {spec} cannot")), "{e}");
     }
@@ -168,7 +205,11 @@ fn a_policy_lists_its_kms_keys_and_takes_them_from_the_fetched_ones() {
         panic!("a key expected")
     };
     assert_eq!(k.origin(), Some("awskms:///alias/release"));
-    assert!(k.label().ends_with(" (awskms:///alias/release)"), "{}", k.label());
+    assert!(
+        k.label().ends_with(" (awskms:///alias/release)"),
+        "{}",
+        k.label()
+    );
     assert_eq!(k, &key);
 }
 
@@ -188,8 +229,17 @@ fn a_kms_key_that_was_not_fetched_or_failed_stops_the_load_naming_field_and_line
         "awskms:///alias/release".into(),
         Err("AWS KMS GetPublicKey failed: NotFoundException".into()),
     );
-    let e = draft(POLICY).unwrap().resolve(&fetched).unwrap_err().to_string();
-    assert!(e.contains("awskms:///alias/release: AWS KMS GetPublicKey failed: NotFoundException at line 7"), "{e}");
+    let e = draft(POLICY)
+        .unwrap()
+        .resolve(&fetched)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "awskms:///alias/release: AWS KMS GetPublicKey failed: NotFoundException at line 7"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -202,6 +252,8 @@ fn a_malformed_reference_is_refused_at_parse_with_its_field_and_line() {
     let e = draft(&bad).err().unwrap();
     assert!(e.contains("provenance.authorities[0].key: "), "{e}");
     // An inline PEM is still a PEM.
-    let e = draft(&POLICY.replace("awskms:///alias/release", "notakey")).err().unwrap();
+    let e = draft(&POLICY.replace("awskms:///alias/release", "notakey"))
+        .err()
+        .unwrap();
     assert!(e.contains("signatures.authorities[0].key: "), "{e}");
 }
