@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::auth::{AuthSettings, Authenticator};
 use crate::config::ReloadConfig;
 use crate::gate::DecisionRequest;
-use crate::policy::{model::PolicyFile, Policy, PolicySet};
+use crate::policy::model::PolicyFile;
+use crate::policy_loader::load_policies;
 use crate::reload::{load_policy_set, spawn_triggers, Live, Reloader, Running, Sources};
 use crate::server::{self, AppState};
 
@@ -143,7 +144,7 @@ pub fn main() -> ExitCode {
             EXIT_PASS
         }
         Command::Openapi => print_json(&crate::api_docs::openapi()),
-        Command::Policy(PolicyCommand::Validate { files }) => validate(&files),
+        Command::Policy(PolicyCommand::Validate { files }) => runtime().block_on(validate(&files)),
         Command::VerifyBundle(args) => match crate::verify_bundle::verify_bundle(&args) {
             Ok(v) => {
                 println!("OK: {}", v.signer);
@@ -199,11 +200,21 @@ fn runtime() -> tokio::runtime::Runtime {
     }
 }
 
-fn validate(files: &[PathBuf]) -> u8 {
+/// Loads each file as the gate would, AWS KMS keys included (which proves they are usable).
+async fn validate(files: &[PathBuf]) -> u8 {
     let mut code = EXIT_PASS;
     for file in files {
-        match Policy::load(file) {
-            Ok(p) => println!("{}: ok (policy `{}`, {})", file.display(), p.name, p.sha256),
+        match load_policies(std::slice::from_ref(file)).await {
+            Ok(set) => {
+                for p in set.iter() {
+                    println!(
+                        "{}: ok (policy `{}`, {})",
+                        p.source.display(),
+                        p.name,
+                        p.sha256
+                    );
+                }
+            }
             Err(e) => {
                 eprintln!("{e}");
                 code = EXIT_USAGE;
@@ -214,7 +225,7 @@ fn validate(files: &[PathBuf]) -> u8 {
 }
 
 async fn check(args: CheckArgs) -> u8 {
-    let policies = match PolicySet::load(&args.policy) {
+    let policies = match load_policies(&args.policy).await {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };

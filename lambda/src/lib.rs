@@ -87,7 +87,8 @@ impl Lambda {
     pub async fn from_env() -> Result<Lambda, StartupError> {
         let settings = LambdaSettings::from_env();
         let policies =
-            shipgate::policy::PolicySet::load(std::slice::from_ref(&settings.policies_dir))
+            shipgate::policy_loader::load_policies(std::slice::from_ref(&settings.policies_dir))
+                .await
                 .map_err(|e| StartupError::Policies(e.to_string()))?;
         // The `SHIPGATE_*` variables of the command line apply: insecure registries, the main
         // and named trusted roots, and `SHIPGATE_TUF_CACHE` (e.g. /tmp/shipgate-tuf) for the

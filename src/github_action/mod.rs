@@ -27,7 +27,6 @@ use clap::{ArgGroup, Args, ValueEnum};
 
 use crate::decision::{Check, CheckCode, CheckResult, Decision};
 use crate::gate::DecisionRequest;
-use crate::policy::PolicySet;
 use crate::reference::ImageRef;
 use crate::setup::{open_gate, usage, FirstRefresh, GateArgs, EXIT_FAIL, EXIT_PASS};
 use remote::{GateService, TokenEndpoint};
@@ -148,7 +147,9 @@ async fn local_outcomes(
     args: &GithubActionArgs,
     images: &[String],
 ) -> Result<Vec<ImageOutcome>, u8> {
-    let policies = PolicySet::load(&args.policy).map_err(|e| usage(e.to_string()))?;
+    let policies = crate::policy_loader::load_policies(&args.policy)
+        .await
+        .map_err(|e| usage(e.to_string()))?;
     let gate = open_gate(policies, &args.gate, None, FirstRefresh::Wait)
         .await
         .map_err(|e| usage(format!("{e:#}")))?

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::ServeConfig;
 use crate::gate::Gate;
 use crate::policy::PolicySet;
+use crate::policy_loader::load_policies;
 use crate::setup::{main_roots, FirstRefresh, GateArgs, MainRoots};
 
 /// The files `shipgate serve` was started with.
@@ -59,17 +60,14 @@ impl Sources {
     }
 }
 
-/// Loads every policy under `paths` (a file is one policy, a directory its `*.yaml`/`*.yml`).
+/// Loads every policy under `paths` (a file is one policy, a directory its `*.yaml`/`*.yml`),
+/// fetching the AWS KMS keys they name ([`load_policies`]).
 ///
-/// The one place policies are loaded for `serve`, at startup and on reload: when loading
-/// changes (keys fetched from a KMS while loading, say), it changes here only.
+/// The one place policies are loaded for `serve`, at startup and on reload, so a reload fetches
+/// KMS keys again (an alias moved to another key is followed) and fails, keeping the previous
+/// set, when one cannot be fetched.
 pub async fn load_policy_set(paths: &[PathBuf]) -> anyhow::Result<PolicySet> {
-    let paths = paths.to_vec();
-    // Off the async workers: a slow filesystem must not hold up requests being answered.
-    tokio::task::spawn_blocking(move || PolicySet::load(&paths))
-        .await
-        .map_err(|e| anyhow::anyhow!("loading the policies stopped: {e}"))?
-        .map_err(anyhow::Error::from)
+    Ok(load_policies(paths).await?)
 }
 
 /// The gate for `policies` under `config`. With TUF (`tuf:`, `--tuf-cache`) the main root is

@@ -19,6 +19,7 @@ mod gate_harness;
 mod github_action;
 mod hostile_server;
 mod http_api;
+mod kms;
 mod notary_signer_selftest;
 mod notation;
 mod notation_e2e;

@@ -540,7 +540,10 @@ fn named_trusted_roots_reload_with_the_config() {
         )
     };
     std::fs::create_dir(f.path("roots")).unwrap();
-    write_atomically(&f.path("roots/corp.json"), &other_instance.trusted_root_json());
+    write_atomically(
+        &f.path("roots/corp.json"),
+        &other_instance.trusted_root_json(),
+    );
     write_atomically(&f.path("policies/corp.yaml"), &corp_policy("corp"));
     f.write_config(0, "trustRoots:\n  corp: roots/corp.json\n");
     f.hup();
@@ -549,7 +552,10 @@ fn named_trusted_roots_reload_with_the_config() {
     assert_eq!(d["decision"], "fail", "another instance's root: {d}");
 
     // The right root file, same policy bytes: judged by the new root, not answered from cache.
-    write_atomically(&f.path("roots/corp.json"), &signer_instance.trusted_root_json());
+    write_atomically(
+        &f.path("roots/corp.json"),
+        &signer_instance.trusted_root_json(),
+    );
     f.hup();
     f.wait_generation(3);
     let d = decide_corp();
@@ -565,11 +571,17 @@ fn named_trusted_roots_reload_with_the_config() {
     assert_eq!(decide_corp()["decision"], "pass");
 
     // A policy naming a root the config does not have is refused by the reload.
-    write_atomically(&f.path("roots/corp.json"), &signer_instance.trusted_root_json());
+    write_atomically(
+        &f.path("roots/corp.json"),
+        &signer_instance.trusted_root_json(),
+    );
     write_atomically(&f.path("policies/corp.yaml"), &corp_policy("ghes"));
     f.hup();
     let ready = f.wait_reload("a second failed reload", |r| r["failures"] == 2);
     let reason = ready["reload"]["lastError"]["reason"].as_str().unwrap();
-    assert!(reason.contains("trustRoot `ghes` is not configured"), "{reason}");
+    assert!(
+        reason.contains("trustRoot `ghes` is not configured"),
+        "{reason}"
+    );
     assert_eq!(decide_corp()["decision"], "pass");
 }

@@ -215,7 +215,7 @@ fn how_to_sign(rule: &SignaturePolicy, digest: &Digest) -> String {
 
 fn describe(identity: &Identity) -> String {
     match identity {
-        Identity::Key(key) => format!("key {}", key.fingerprint()),
+        Identity::Key(key) => format!("key {}", key.label()),
         Identity::Keyless {
             issuer,
             subject,

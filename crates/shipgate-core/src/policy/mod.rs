@@ -5,11 +5,12 @@
 
 pub mod base_pattern;
 mod glob;
+pub mod kms;
 mod locate;
 pub mod model;
 mod notation;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use crate::verify::authority::{
     self, Authority, FulcioClaim, Identity, Matcher, TlogRequirement,
 };
 pub use glob::ImageGlobs;
+pub use kms::KmsKeyRef;
 pub use model::{Mode, OnError, Severity, VulnerabilitySource};
 
 use crate::reference::Repository;
@@ -55,6 +57,10 @@ pub enum PolicyError {
     #[error("{0}: no policy files (*.yaml, *.yml) found")]
     Empty(String),
 }
+
+/// The AWS KMS keys the service fetched for `awskms://` references, by URI as the policy
+/// wrote it: the key, or why it cannot be used (the policy then does not load).
+pub type FetchedKmsKeys = BTreeMap<String, Result<PublicKey, String>>;
 
 /// The signature requirement of a policy.
 #[derive(Debug, Clone)]
@@ -202,12 +208,14 @@ fn yaml_error_message(text: &str, e: &serde_yaml::Error) -> String {
     message
 }
 
-/// The authorities of a section, reading each `keyRef` file relative to `base`.
+/// The authorities of a section, reading each `keyRef` file relative to `base` and taking each
+/// KMS key from `kms`.
 fn resolve_authorities(
     text: &str,
     base: &Path,
     section: &str,
     drafts: Vec<DraftAuthority>,
+    kms: &FetchedKmsKeys,
     invalid: &dyn Fn(String) -> PolicyError,
 ) -> Result<Vec<Authority>, PolicyError> {
     let mut authorities = Vec::new();
@@ -227,6 +235,16 @@ fn resolve_authorities(
                 let key = PublicKey::from_pem(&pem)
                     .map_err(|e| invalid(format!("{field}: {}: {e}{at}", full.display())))?;
                 Identity::Key(key)
+            }
+            DraftIdentity::Kms(r) => {
+                let at = line_of(text, &r.uri);
+                let key = kms_key(&r, kms).map_err(|e| {
+                    invalid(format!(
+                        "{section}.authorities[{i}].key: {}: {e}{at}",
+                        r.uri
+                    ))
+                })?;
+                Identity::Key(key.with_origin(&r.uri))
             }
             DraftIdentity::Notation(d) => {
                 let resolved = notation::resolve(d, &draft.name, base).map_err(|e| {
@@ -249,19 +267,73 @@ fn resolve_authorities(
     Ok(authorities)
 }
 
-impl Policy {
+/// The key fetched for `r`, or why there is none.
+fn kms_key(r: &KmsKeyRef, kms: &FetchedKmsKeys) -> Result<PublicKey, String> {
+    match kms.get(&r.uri) {
+        Some(Ok(key)) => Ok(key.clone()),
+        Some(Err(why)) => Err(why.clone()),
+        None => Err(
+            "AWS KMS keys are fetched when the service loads policies (`shipgate check`, `serve`, `policy validate`); this loader fetched none"
+                .into(),
+        ),
+    }
+}
+
+/// A policy file parsed and checked, before its AWS KMS keys are fetched: the first of the
+/// two loading phases, so the core stays free of I/O runtimes. [`PolicyDraft::kms_keys`] says
+/// what to fetch; [`PolicyDraft::resolve`] finishes the policy with the answers.
+pub struct PolicyDraft {
+    raw: RawPolicy,
+    text: String,
+    source: PathBuf,
+}
+
+impl PolicyDraft {
     /// Parses one policy from YAML text. `source` names it in errors and resolves `keyRef`s.
-    pub fn from_yaml(text: &str, source: &Path) -> Result<Policy, PolicyError> {
+    pub fn parse(text: &str, source: &Path) -> Result<PolicyDraft, PolicyError> {
+        let raw: RawPolicy = serde_yaml::from_str(text).map_err(|e| PolicyError::Invalid {
+            file: source.display().to_string(),
+            message: yaml_error_message(text, &e),
+        })?;
+        Ok(PolicyDraft {
+            raw,
+            text: text.to_string(),
+            source: source.to_path_buf(),
+        })
+    }
+
+    /// Reads and parses one policy file.
+    pub fn read(path: &Path) -> Result<PolicyDraft, PolicyError> {
+        let text = read_bounded(path).map_err(|source| PolicyError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        PolicyDraft::parse(&text, path)
+    }
+
+    /// The AWS KMS keys the policy names (`key: awskms:///…`), in file order.
+    pub fn kms_keys(&self) -> impl Iterator<Item = &KmsKeyRef> {
+        let signatures = self.raw.signatures.iter().flat_map(|s| &s.authorities);
+        let provenance = self.raw.provenance.iter().flat_map(|p| &p.authorities);
+        signatures
+            .chain(provenance)
+            .filter_map(|a| match &a.identity {
+                DraftIdentity::Kms(r) => Some(r),
+                _ => None,
+            })
+    }
+
+    /// The checked policy: `keyRef` files read, KMS keys taken from `kms`.
+    pub fn resolve(self, kms: &FetchedKmsKeys) -> Result<Policy, PolicyError> {
+        let PolicyDraft { raw, text, source } = self;
         let file = source.display().to_string();
         let invalid = |message: String| PolicyError::Invalid {
             file: file.clone(),
             message,
         };
-        let raw: RawPolicy =
-            serde_yaml::from_str(text).map_err(|e| invalid(yaml_error_message(text, &e)))?;
         let base = source.parent().unwrap_or(Path::new("."));
         let resolve = |section: &str, drafts: Vec<DraftAuthority>| {
-            resolve_authorities(text, base, section, drafts, &invalid)
+            resolve_authorities(&text, base, section, drafts, kms, &invalid)
         };
         let mut signatures = None;
         if let Some(section) = raw.signatures {
@@ -291,17 +363,22 @@ impl Policy {
                 "sha256:{}",
                 hex::encode(sha2::Sha256::digest(text.as_bytes()))
             ),
-            source: source.to_path_buf(),
+            source,
         })
     }
+}
 
-    /// Loads one policy file.
+impl Policy {
+    /// Parses one policy from YAML text. `source` names it in errors and resolves `keyRef`s.
+    /// A policy naming an AWS KMS key does not load here (nothing is fetched): the service
+    /// loads those in two phases through [`PolicyDraft`].
+    pub fn from_yaml(text: &str, source: &Path) -> Result<Policy, PolicyError> {
+        PolicyDraft::parse(text, source)?.resolve(&FetchedKmsKeys::new())
+    }
+
+    /// Loads one policy file (no AWS KMS keys; see [`Policy::from_yaml`]).
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let text = read_bounded(path).map_err(|source| PolicyError::Io {
-            file: path.display().to_string(),
-            source,
-        })?;
-        Policy::from_yaml(&text, path)
+        PolicyDraft::read(path)?.resolve(&FetchedKmsKeys::new())
     }
 
     /// Whether this policy governs images of `repo`.
@@ -333,10 +410,16 @@ impl PolicySet {
         })
     }
 
-    /// Loads each path: a file is one policy, a directory contributes its `*.yaml`/`*.yml` files
-    /// (not recursively, in name order).
+    /// Loads each path (see [`PolicySet::drafts`]); without AWS KMS keys, which the service
+    /// fetches between [`PolicySet::drafts`] and [`PolicySet::resolve`].
     pub fn load(paths: &[PathBuf]) -> Result<PolicySet, PolicyError> {
-        let mut policies = Vec::new();
+        PolicySet::resolve(PolicySet::drafts(paths)?, &FetchedKmsKeys::new())
+    }
+
+    /// Reads each path: a file is one policy, a directory contributes its `*.yaml`/`*.yml`
+    /// files (not recursively, in name order).
+    pub fn drafts(paths: &[PathBuf]) -> Result<Vec<PolicyDraft>, PolicyError> {
+        let mut drafts = Vec::new();
         for path in paths {
             if path.is_dir() {
                 let files = policy_files(path)?;
@@ -344,12 +427,24 @@ impl PolicySet {
                     return Err(PolicyError::Empty(path.display().to_string()));
                 }
                 for file in files {
-                    policies.push(Policy::load(&file)?);
+                    drafts.push(PolicyDraft::read(&file)?);
                 }
             } else {
-                policies.push(Policy::load(path)?);
+                drafts.push(PolicyDraft::read(path)?);
             }
         }
+        Ok(drafts)
+    }
+
+    /// Finishes the drafts with the fetched KMS keys.
+    pub fn resolve(
+        drafts: Vec<PolicyDraft>,
+        kms: &FetchedKmsKeys,
+    ) -> Result<PolicySet, PolicyError> {
+        let policies = drafts
+            .into_iter()
+            .map(|d| d.resolve(kms))
+            .collect::<Result<Vec<_>, _>>()?;
         PolicySet::new(policies)
     }
 
@@ -465,6 +560,8 @@ enum DraftIdentity {
     KeyRef(String),
     /// `notation:` / `awsSigner:`, whose files are read after parsing too.
     Notation(notation::NotationDraft),
+    /// `key: awskms:///…`, whose key the service fetches after parsing.
+    Kms(KmsKeyRef),
 }
 
 impl TryFrom<PolicyFile> for RawPolicy {
@@ -791,7 +888,9 @@ fn draft_authority(mut a: AuthorityFile) -> Result<DraftAuthority, String> {
             trust_root: None,
         });
     }
-    let identity = if let Some(pem) = &a.key {
+    let identity = if let Some(uri) = a.key.as_deref().filter(|k| kms::is_kms_uri(k)) {
+        DraftIdentity::Kms(KmsKeyRef::parse(uri).map_err(|e| format!("key: {e}"))?)
+    } else if let Some(pem) = &a.key {
         DraftIdentity::Ready(Identity::Key(
             PublicKey::from_pem(pem).map_err(|e| format!("key: {e}"))?,
         ))

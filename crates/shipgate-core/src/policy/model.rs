@@ -103,7 +103,9 @@ fn one() -> usize {
 pub struct AuthorityFile {
     /// Name reported in decisions; unique within the policy.
     pub name: String,
-    /// Inline PEM public key (ECDSA P-256/P-384, RSA, Ed25519).
+    /// Inline PEM public key (ECDSA P-256/P-384/P-521, RSA, Ed25519), or an AWS KMS key as
+    /// cosign names it (`awskms:///alias/NAME`, `awskms:///KEY-ID`, `awskms:///arn:aws:kms:…`),
+    /// whose public key is fetched (`kms:GetPublicKey`) when the policy loads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Path to a PEM public key, relative to the policy file.

@@ -126,7 +126,7 @@ fn judge_key(
     if !m.verifies_with(key) {
         return Err(Rejection::new(format!(
             "signature does not verify with key {} of authority `{}`",
-            key.fingerprint(),
+            key.label(),
             a.name
         )));
     }
@@ -173,7 +173,7 @@ fn judge_key(
     }
     Ok(VerifiedSignature {
         authority: a.name.clone(),
-        signer: key.fingerprint(),
+        signer: key.label(),
         issuer: None,
         tlog_index,
         integrated_time,

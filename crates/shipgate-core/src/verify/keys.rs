@@ -115,6 +115,9 @@ pub struct PublicKey {
     /// When the key may sign (Unix seconds, both ends inclusive), where one is given: a
     /// signature then needs a proven signing time inside it.
     valid_for: Option<(i64, i64)>,
+    /// Where the policy got the key when it is not inline (`awskms:///alias/release`), so
+    /// decisions can say which key verified.
+    origin: Option<Arc<str>>,
 }
 
 impl fmt::Debug for PublicKey {
@@ -145,6 +148,26 @@ impl PublicKey {
     /// The key's validity window, if it has one.
     pub fn validity(&self) -> Option<(i64, i64)> {
         self.valid_for
+    }
+
+    /// The same key, noting where it came from (a KMS key URI); see [`PublicKey::label`].
+    pub fn with_origin(mut self, origin: &str) -> PublicKey {
+        self.origin = Some(Arc::from(origin));
+        self
+    }
+
+    /// Where the key came from, when the policy named it by reference (a KMS key URI).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// How decisions name the key: its fingerprint, and its origin when it has one
+    /// (`sha256:… (awskms:///alias/release)`).
+    pub fn label(&self) -> String {
+        match &self.origin {
+            Some(origin) => format!("{} ({origin})", self.inner.fingerprint),
+            None => self.inner.fingerprint.clone(),
+        }
     }
 
     /// Parses a PEM `PUBLIC KEY` (ECDSA P-256/P-384/P-521, RSA, Ed25519).
@@ -213,6 +236,7 @@ impl PublicKey {
         let fingerprint = format!("sha256:{}", hex::encode(sha256(der)));
         Ok(PublicKey {
             valid_for: None,
+            origin: None,
             inner: Arc::new(KeyInner {
                 kind,
                 spki_der: der.to_vec(),
@@ -231,6 +255,18 @@ impl PublicKey {
     /// The DER SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> &[u8] {
         &self.inner.spki_der
+    }
+
+    /// The key's algorithm as KMS and X.509 name it: `ECDSA P-256`, `ECDSA P-384`,
+    /// `ECDSA P-521`, `RSA` or `Ed25519`.
+    pub fn algorithm(&self) -> &'static str {
+        match self.inner.kind {
+            KeyKind::P256 => "ECDSA P-256",
+            KeyKind::P384 => "ECDSA P-384",
+            KeyKind::P521 => "ECDSA P-521",
+            KeyKind::Rsa => "RSA",
+            KeyKind::Ed25519 => "Ed25519",
+        }
     }
 
     pub(crate) fn kind(&self) -> KeyKind {

@@ -119,7 +119,8 @@ impl Rejection {
 pub struct VerifiedSignature {
     /// The authority's name.
     pub authority: String,
-    /// Key fingerprint, or the certificate subject for keyless; for a Notary Project signature
+    /// Key fingerprint (followed by ` (awskms:///…)` for a KMS key), or the certificate subject
+    /// for keyless; for a Notary Project signature
     /// the leaf certificate's subject, or the AWS Signer signing-profile ARN.
     pub signer: String,
     /// The OIDC issuer of a keyless certificate.
