@@ -389,3 +389,116 @@ fn one_key_named_many_times_is_fetched_once() {
     assert_eq!(calls[0].0, "TrentService.GetPublicKey");
     assert_eq!(calls[0].1, json!({"KeyId": "alias/release"}));
 }
+
+/// `shipgate serve` fetches KMS keys at start and again at each reload: an alias moved to
+/// another key (`UpdateAlias`) is followed after SIGHUP, and a reload while KMS refuses the key
+/// keeps the previous set serving, saying why in `/readyz`.
+#[test]
+fn serve_fetches_kms_keys_again_on_reload() {
+    use crate::common::oci::agent;
+    use crate::common::serve::ServeProcess;
+
+    let rt = runtime();
+    let moto = Moto::start();
+    let reg = TestRegistry::start();
+    let kms = rt.block_on(kms_client(&moto.endpoint));
+    let first = rt.block_on(create_key(
+        &kms,
+        KeySpec::EccNistP256,
+        KeyUsageType::SignVerify,
+        Some("alias/release"),
+    ));
+    let second = rt.block_on(create_key(
+        &kms,
+        KeySpec::EccNistP256,
+        KeyUsageType::SignVerify,
+        None,
+    ));
+    let img = push_image(&reg.url(), "team/app", "v1");
+    let reference = format!("{}/team/app", reg.host);
+    let layer = rt.block_on(kms_signed_layer(&kms, &second, &reference, &img.digest));
+    attach_legacy_signature(&reg.url(), "team/app", &img.digest, vec![layer]);
+    let image = format!("{reference}@{}", img.digest);
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write_policy(
+        dir.path(),
+        "p.yaml",
+        &policy_text("kms", &reg.host, &["awskms:///alias/release"]),
+    );
+    let config = write_policy(
+        dir.path(),
+        "serve.yaml",
+        &format!(
+            "listen: 127.0.0.1:{port}\npolicies: [./p.yaml]\ninsecureRegistries: [\"{}\"]\nreload:\n  watchSeconds: 0\n",
+            reg.host
+        ),
+    );
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", REGION),
+        ("AWS_CONFIG_FILE", "/nonexistent"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let serve = ServeProcess::start_with_env(["--config", config.to_str().unwrap()], env, port);
+    let http = agent();
+    let decide = || -> Value {
+        let mut resp = http
+            .post(format!("{}/v1/decisions", serve.base))
+            .header("content-type", "application/json")
+            .send(json!({ "image": image }).to_string())
+            .unwrap();
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let readyz = || -> Value {
+        let mut resp = http.get(format!("{}/readyz", serve.base)).call().unwrap();
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let hup_and_wait = |what: &str, done: &dyn Fn(&Value) -> bool| -> Value {
+        let pid = serve.pid().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = readyz();
+            if done(&r["reload"]) {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "waited for {what}: {r}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // The alias names the first key; the image is signed by the second.
+    assert_eq!(decide()["decision"], "fail");
+
+    rt.block_on(
+        kms.update_alias()
+            .alias_name("alias/release")
+            .target_key_id(&second)
+            .send(),
+    )
+    .unwrap();
+    hup_and_wait("generation 2", &|r| r["generation"] == 2);
+    let d = decide();
+    assert_eq!(d["decision"], "pass", "{d}");
+    assert_eq!(d["cached"], false, "{d}");
+
+    // The alias is gone (moto answers GetPublicKey for disabled keys, so a deleted alias
+    // stands for a key KMS refuses): the reload fails and the previous keys keep serving.
+    rt.block_on(kms.delete_alias().alias_name("alias/release").send())
+        .unwrap();
+    let r = hup_and_wait("a failed reload", &|r| r["failures"] == 1);
+    let reason = r["reload"]["lastError"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("awskms:///alias/release"), "{r}");
+    assert_eq!(decide()["decision"], "pass");
+    let _ = first;
+}
