@@ -163,6 +163,18 @@ impl Gate {
         }
     }
 
+    /// This freshly built gate, drawing its evaluation slots from `serving`'s pool instead of
+    /// its own: a reload then never allows more than `maxConcurrentEvaluations` in all, even
+    /// while evaluations of the replaced gate finish. `None` if the gate is already shared
+    /// (cloned), or if the two limits differ (`limits` apply at a restart only, so they do not).
+    pub fn sharing_evaluation_slots(mut self, serving: &Gate) -> Option<Gate> {
+        let same = self.inner.settings.max_concurrent_evaluations
+            == serving.inner.settings.max_concurrent_evaluations;
+        let inner = Arc::get_mut(&mut self.inner).filter(|_| same)?;
+        inner.evaluations = serving.inner.evaluations.clone();
+        Some(self)
+    }
+
     pub fn policies(&self) -> &PolicySet {
         &self.inner.policies
     }
@@ -419,5 +431,46 @@ impl Gate {
         let today = time::OffsetDateTime::now_utc().date();
         let checks = evaluate::evaluate(&policies, &digest, &evidence, &self.inner.verifier, today);
         Decision::conclude(image, Some(digest.to_string()), refs, checks, started)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::ecr_findings::AwsScanFindings;
+    use crate::registry::{RegistryClient, RegistryConfig};
+    use crate::verify::TrustRoot;
+
+    fn gate(max: usize) -> Gate {
+        let root = TrustRoot::public_good().unwrap();
+        Gate::new(
+            PolicySet::new(Vec::new()).unwrap(),
+            Arc::new(RegistryClient::new(RegistryConfig::default()).unwrap()),
+            Arc::new(AwsScanFindings::new()),
+            Arc::new(Verifier::new(Arc::new(root))),
+            GateSettings {
+                max_concurrent_evaluations: max,
+                ..GateSettings::default()
+            },
+        )
+    }
+
+    /// A reloaded gate counts against the same limit as the gate it replaces.
+    #[tokio::test]
+    async fn a_reloaded_gate_shares_the_evaluation_slots_of_the_serving_one() {
+        let serving = gate(1);
+        let held = serving.evaluation_permit().unwrap();
+        let next = gate(1).sharing_evaluation_slots(&serving).unwrap();
+        assert!(matches!(
+            next.evaluation_permit(),
+            Err(RequestError::Overloaded { limit: 1, .. })
+        ));
+        drop(held);
+        assert!(next.evaluation_permit().is_ok());
+        // Only a fresh gate with the same limit can share.
+        assert!(gate(2).sharing_evaluation_slots(&serving).is_none());
+        let cloned = gate(1);
+        let _other = cloned.clone();
+        assert!(cloned.sharing_evaluation_slots(&serving).is_none());
     }
 }

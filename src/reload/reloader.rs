@@ -121,6 +121,12 @@ impl Reloader {
             self.running.tuf_roots.as_ref(),
         )
         .await?;
+        // One pool of evaluation slots across reloads (the limit is restart-only).
+        let gate = gate
+            .sharing_evaluation_slots(&serving.gate)
+            .ok_or_else(|| {
+                anyhow::anyhow!("the new gate cannot share the evaluation limit (bug)")
+            })?;
         let applied = self
             .applied_auth
             .lock()
