@@ -7,7 +7,6 @@ for tool in docker-registry wrk hyperfine; do
 done
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 cargo build --release --quiet --bin shipgate --example seed_signed_image
-cargo build --release --quiet --manifest-path bench/sigstore-baseline/Cargo.toml
 WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REG_PORT=$(free_port)
