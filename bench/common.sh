@@ -24,3 +24,18 @@ trap cleanup EXIT
 until curl -sf "http://$REG/v2/" >/dev/null; do sleep 0.1; done
 DIGEST=$(target/release/examples/seed_signed_image "http://$REG" "$WORK")
 IMAGE="$REG/bench/app@$DIGEST"
+
+# Waits for a `shipgate serve` on 127.0.0.1:$1, checks that the seeded image passes there, and
+# writes $WORK/post.lua: wrk's POST /v1/decisions for that image ($BODY).
+BODY="{\"image\":\"$IMAGE\"}"
+prepare_post() {
+  local port=$1
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+  curl -sf "http://127.0.0.1:$port/v1/decisions" -H content-type:application/json -d "$BODY" | grep -q '"decision":"pass"' \
+    || { echo "the seeded image did not pass" >&2; exit 1; }
+  cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+}

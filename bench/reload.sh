@@ -15,15 +15,7 @@ YAML
 target/release/shipgate serve --config "$WORK/serve.yaml" 2>/dev/null &
 SERVE=$!
 PIDS+=($SERVE)
-until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.1; done
-BODY="{\"image\":\"$IMAGE\"}"
-curl -sf "http://127.0.0.1:$PORT/v1/decisions" -H content-type:application/json -d "$BODY" | grep -q '"decision":"pass"' \
-  || { echo "the seeded image did not pass" >&2; exit 1; }
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+prepare_post "$PORT"
 D=${DURATION:-10s}
 echo "== POST /v1/decisions, no reload (baseline)"
 wrk -t2 -c32 -d"$D" --latency -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/decisions"

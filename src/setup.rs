@@ -16,7 +16,7 @@ use crate::gate::{Gate, GateSettings, Unmatched};
 use crate::policy::PolicySet;
 use crate::registry::{RegistryClient, RegistryConfig};
 use crate::trust::{Refresher, TufConfig, TufTrustRoot};
-use crate::verify::{FixedRoot, TrustRoot, TrustRootSource, Verifier};
+use crate::verify::{EmbeddedRoot, FixedRoot, TrustRootSource, Verifier};
 
 pub const EXIT_PASS: u8 = 0;
 pub const EXIT_FAIL: u8 = 1;
@@ -187,8 +187,7 @@ pub async fn main_roots(
         .or_else(|| config.and_then(|c| c.trusted_root.clone()));
     let tuf = tuf_config(args, config)?;
     let is_tuf = tuf.is_some();
-    let embedded: Arc<dyn TrustRootSource> =
-        Arc::new(FixedRoot(Arc::new(TrustRoot::public_good()?)));
+    let embedded: Arc<dyn TrustRootSource> = Arc::new(EmbeddedRoot::public_good());
     let (main, public_good, refresher): (Arc<dyn TrustRootSource>, _, _) = match (trusted_root, tuf)
     {
         (Some(_), Some(_)) => anyhow::bail!(

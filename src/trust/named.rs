@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::policy::{check_trust_root_name, Authority, PolicySet, TlogRequirement};
-use crate::verify::{FixedRoot, TrustRoot, TrustRootSource, Verifier};
+use crate::verify::{EmbeddedRoot, FixedRoot, TrustRoot, TrustRootSource, Verifier};
 
 /// The roots every gate has under these names unless configured otherwise.
 pub const PUBLIC_GOOD: &str = "public-good";
@@ -36,10 +36,9 @@ pub fn verifier(
     public_good: Arc<dyn TrustRootSource>,
     named: &BTreeMap<String, PathBuf>,
 ) -> anyhow::Result<Verifier> {
-    let github = TrustRoot::github()?;
     let mut verifier = Verifier::with_source(main)
         .with_named_root(PUBLIC_GOOD, public_good)
-        .with_named_root(GITHUB, Arc::new(FixedRoot(Arc::new(github))));
+        .with_named_root(GITHUB, Arc::new(EmbeddedRoot::github()));
     for (name, path) in named {
         let root = read_root(path).map_err(|e| anyhow::anyhow!("trust root `{name}`: {e}"))?;
         if matches!(name.as_str(), PUBLIC_GOOD | GITHUB) {

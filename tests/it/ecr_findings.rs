@@ -27,7 +27,8 @@ use shipgate::reference::{Digest, Repository};
 use shipgate::registry::{Descriptor, Manifest, Registry, RegistryError};
 use shipgate::verify::{TrustRoot, Verifier};
 
-use crate::common::moto::{hook_for, Moto, ACCOUNT, REGION};
+use crate::common::aws::runtime;
+use crate::common::moto::{hook_for, Moto, ACCOUNT};
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -126,14 +127,6 @@ fn expect(d: &Decision, result: CheckResult, needles: &[&str]) {
 
 fn image(repo: &str, digest: &str) -> String {
     format!("{HOST}/{repo}@{digest}")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn basic(name: &str, severity: &str, package: &str, version: &str, cvss3: &str) -> Value {
@@ -557,24 +550,17 @@ fn check_command_against_moto_exit_codes() {
     )
     .unwrap();
     let run = |policy: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_shipgate"))
-            .args([
+        crate::common::aws::shipgate_with_aws(
+            &moto.endpoint,
+            &[
                 "check",
                 &image("app", &digest),
                 "--output",
                 "json",
                 "--policy",
-            ])
-            .arg(policy)
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env("NO_PROXY", "127.0.0.1")
-            .output()
-            .expect("run shipgate")
+                policy.to_str().unwrap(),
+            ],
+        )
     };
     let out = run(&strict);
     let stdout = String::from_utf8_lossy(&out.stdout);

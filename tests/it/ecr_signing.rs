@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
+use crate::common::aws::runtime;
+
 const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const DIGEST: &str = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
 const PROFILE: &str = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/release";
@@ -48,32 +49,17 @@ fn statuses(list: Value) -> (StatusCode, Value) {
     )
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Runs `shipgate check IMAGE --policy POLICY --output json` against ECR at `endpoint`:
 /// `(exit code, decision JSON)`.
 fn check(endpoint: &str, image: &str, policy_yaml: &str) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("signing.yaml");
     std::fs::write(&policy, policy_yaml).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .args(["check", image, "--output", "json", "--policy"])
-        .arg(&policy)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env("NO_PROXY", "127.0.0.1")
-        .output()
-        .expect("run shipgate");
+    let policy = policy.to_str().unwrap();
+    let out = crate::common::aws::shipgate_with_aws(
+        endpoint,
+        &["check", image, "--output", "json", "--policy", policy],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let d: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));

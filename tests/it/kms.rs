@@ -6,7 +6,7 @@
 //! endpoint.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use shipgate::reference::Digest;
 
+use crate::common::aws::runtime;
 use crate::common::cosign::{
     attach_legacy_signature, b64, simple_signing_payload, LegacyLayer, SigningKey,
 };
@@ -22,14 +23,6 @@ use crate::common::ecr_stub;
 use crate::common::moto::{hook_for, Moto, ACCOUNT, REGION};
 use crate::common::oci::push_image;
 use crate::common::registry::{free_port, TestRegistry};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn kms_client(endpoint: &str) -> aws_sdk_kms::Client {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -103,20 +96,7 @@ fn write_policy(dir: &Path, file: &str, text: &str) -> PathBuf {
 
 /// `shipgate ARGS` with AWS pointed at `endpoint` and nothing else of the environment.
 fn shipgate(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .expect("run shipgate")
+    crate::common::aws::shipgate_with_aws(endpoint, args)
 }
 
 fn check(endpoint: &str, reg: &TestRegistry, image: &str, policy: &Path) -> Output {
@@ -435,15 +415,7 @@ fn serve_fetches_kms_keys_again_on_reload() {
             reg.host
         ),
     );
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", REGION),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
+    let env = crate::common::aws::aws_env(&moto.endpoint);
     let serve = ServeProcess::start_with_env(["--config", config.to_str().unwrap()], env, port);
     let http = agent();
     let decide = || -> Value {
@@ -453,27 +425,6 @@ fn serve_fetches_kms_keys_again_on_reload() {
             .send(json!({ "image": image }).to_string())
             .unwrap();
         serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
-    };
-    let readyz = || -> Value {
-        let mut resp = http.get(format!("{}/readyz", serve.base)).call().unwrap();
-        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
-    };
-    let hup_and_wait = |what: &str, done: &dyn Fn(&Value) -> bool| -> Value {
-        let pid = serve.pid().to_string();
-        assert!(Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let r = readyz();
-            if done(&r["reload"]) {
-                return r;
-            }
-            assert!(Instant::now() < deadline, "waited for {what}: {r}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
     };
     // The alias names the first key; the image is signed by the second.
     assert_eq!(decide()["decision"], "fail");
@@ -485,7 +436,8 @@ fn serve_fetches_kms_keys_again_on_reload() {
             .send(),
     )
     .unwrap();
-    hup_and_wait("generation 2", &|r| r["generation"] == 2);
+    serve.hup();
+    serve.wait_reload("generation 2", |r| r["generation"] == 2);
     let d = decide();
     assert_eq!(d["decision"], "pass", "{d}");
     assert_eq!(d["cached"], false, "{d}");
@@ -494,11 +446,12 @@ fn serve_fetches_kms_keys_again_on_reload() {
     // stands for a key KMS refuses): the reload fails and the previous keys keep serving.
     rt.block_on(kms.delete_alias().alias_name("alias/release").send())
         .unwrap();
-    let r = hup_and_wait("a failed reload", &|r| r["failures"] == 1);
+    serve.hup();
+    let r = serve.wait_reload("a failed reload", |r| r["failures"] == 1);
     let reason = r["reload"]["lastError"]["reason"]
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("awskms:///alias/release"), "{r}");
     assert_eq!(decide()["decision"], "pass");
-    let _ = first;
+    assert_ne!(first, second);
 }

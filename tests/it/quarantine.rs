@@ -8,7 +8,7 @@
 //! archived image run against a loopback stub of the ECR JSON protocol (`common::ecr_stub`) that
 //! records each request's operation and body (`archive_*` below).
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -17,6 +17,7 @@ use serde_json::json;
 use serde_json::Value;
 use shipgate::quarantine::{self, EcrImage, QuarantineError, QuarantineSettings};
 
+use crate::common::aws::runtime;
 use crate::common::moto::{add_tag, hook_for, tags, Moto, ACCOUNT, REGION};
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -26,19 +27,7 @@ fn shipgate(moto: &Moto, args: &[&str]) -> Output {
 }
 
 fn shipgate_at(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run shipgate")
+    crate::common::aws::shipgate_with_aws(endpoint, args)
 }
 
 fn code(out: &Output) -> i32 {
@@ -51,14 +40,6 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

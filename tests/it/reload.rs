@@ -4,10 +4,8 @@
 //! request. Waits are polls with generous deadlines, never timed assertions.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -15,8 +13,6 @@ use crate::common::cosign::{attach_legacy_signature, sha256, LegacyLayer, Signin
 use crate::common::oci::{agent, push_image};
 use crate::common::registry::{free_port, TestRegistry};
 use crate::common::serve::ServeProcess;
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A registry with one image signed by `k1`, key files `k1.pub`, `k2.pub` and `current.pub`
 /// (`k1`'s key until a test changes it), a policy
@@ -95,16 +91,11 @@ impl Fixture {
     }
 
     fn hup(&self) {
-        let pid = self.serve.pid().to_string();
-        assert!(Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success());
+        self.serve.hup();
     }
 
     fn readyz(&self) -> (u16, Value) {
-        get_json(&format!("{}/readyz", self.serve.base))
+        self.serve.readyz()
     }
 
     fn metrics(&self) -> String {
@@ -121,17 +112,8 @@ impl Fixture {
         body
     }
 
-    /// Polls `/readyz` until `done` holds for its `reload` object.
     fn wait_reload(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let (_, body) = self.readyz();
-            if done(&body["reload"]) {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "waited for {what}: {body}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.serve.wait_reload(what, done)
     }
 
     fn wait_generation(&self, generation: u64) -> Value {
@@ -166,13 +148,6 @@ fn write_atomically(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
-}
-
-fn get_json(url: &str) -> (u16, Value) {
-    let mut resp = agent().get(url).call().unwrap();
-    let status = resp.status().as_u16();
-    let body = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    (status, body)
 }
 
 /// A decision request; `Err` is a transport error.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod attest;
+pub mod aws;
 pub mod cosign;
 pub mod ecr_stub;
 pub mod moto;

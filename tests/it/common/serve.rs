@@ -77,6 +77,45 @@ impl ServeProcess {
         self.child.id()
     }
 
+    /// Sends SIGHUP: `shipgate serve` reloads its policies and configuration.
+    pub fn hup(&self) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -HUP {pid}");
+    }
+
+    /// `GET /readyz`: its status and JSON body.
+    pub fn readyz(&self) -> (u16, serde_json::Value) {
+        let mut resp = super::oci::agent()
+            .get(format!("{}/readyz", self.base))
+            .call()
+            .expect("GET /readyz");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().expect("/readyz body");
+        (status, serde_json::from_str(&text).expect("/readyz JSON"))
+    }
+
+    /// Polls `/readyz` (for a minute at most) until `done` holds for its `reload` object;
+    /// returns the whole body.
+    pub fn wait_reload(
+        &self,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, body) = self.readyz();
+            if done(&body["reload"]) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "waited for {what}: {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits up to `limit` for the process to exit by itself (e.g. after a signal).
     pub fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;

@@ -55,7 +55,7 @@ mod tests;
 
 pub use keys::PublicKey;
 use roots::TrustRoots;
-pub use roots::{FixedRoot, TrustRootSource};
+pub use roots::{EmbeddedRoot, FixedRoot, TrustRootSource};
 pub use trust_root::TrustRoot;
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! keeps current (TUF) is always the newest verified one.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::verify::authority::Authority;
 use crate::verify::{Rejection, TrustRoot};
@@ -24,6 +24,44 @@ pub struct FixedRoot(pub Arc<TrustRoot>);
 impl TrustRootSource for FixedRoot {
     fn current(&self) -> Result<Arc<TrustRoot>, String> {
         Ok(self.0.clone())
+    }
+}
+
+/// A root compiled into the binary, parsed when first asked for: a gate that never names it
+/// never parses it (`check` runs once per process; a reload builds its roots again).
+pub struct EmbeddedRoot {
+    parse: fn() -> Result<TrustRoot, crate::verify::VerifyError>,
+    root: OnceLock<Result<Arc<TrustRoot>, String>>,
+}
+
+impl EmbeddedRoot {
+    /// The Sigstore public-good root ([`TrustRoot::public_good`]).
+    pub fn public_good() -> EmbeddedRoot {
+        EmbeddedRoot::of(TrustRoot::public_good)
+    }
+
+    /// GitHub's Sigstore instance ([`TrustRoot::github`]).
+    pub fn github() -> EmbeddedRoot {
+        EmbeddedRoot::of(TrustRoot::github)
+    }
+
+    fn of(parse: fn() -> Result<TrustRoot, crate::verify::VerifyError>) -> EmbeddedRoot {
+        EmbeddedRoot {
+            parse,
+            root: OnceLock::new(),
+        }
+    }
+}
+
+impl TrustRootSource for EmbeddedRoot {
+    fn current(&self) -> Result<Arc<TrustRoot>, String> {
+        self.root
+            .get_or_init(|| {
+                (self.parse)()
+                    .map(Arc::new)
+                    .map_err(|e| format!("the embedded trusted root does not parse: {e}"))
+            })
+            .clone()
     }
 }
 
